@@ -1,0 +1,44 @@
+/**
+ * @module Answers for requests Node's HTTP parser rejects before they become requests:
+ * malformed or oversized heads, smuggling attempts, slow heads. Each gets its status and
+ * a one-line body, then the connection is closed; no backend ever sees such a request.
+ */
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+
+const STATUS_BY_PARSER_CODE: Record<string, { status: number; reason: string }> = {
+  HPE_HEADER_OVERFLOW: { status: 431, reason: 'request head exceeds the size limit' },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, reason: 'request head did not arrive in time' },
+  HPE_UNEXPECTED_CONTENT_LENGTH: { status: 400, reason: 'both Content-Length and Transfer-Encoding were sent' },
+  HPE_INVALID_TRANSFER_ENCODING: { status: 400, reason: 'invalid Transfer-Encoding' },
+  HPE_INVALID_CONTENT_LENGTH: { status: 400, reason: 'invalid or conflicting Content-Length' },
+  HPE_INVALID_HEADER_TOKEN: { status: 400, reason: 'invalid character in a header' },
+  HPE_INVALID_METHOD: { status: 400, reason: 'invalid method' },
+  HPE_INVALID_URL: { status: 400, reason: 'invalid request target' },
+  HPE_INVALID_VERSION: { status: 400, reason: 'invalid HTTP version' },
+  HPE_INVALID_CHUNK_SIZE: { status: 400, reason: 'invalid chunk size' },
+  HPE_LF_EXPECTED: { status: 400, reason: 'bare CR or missing LF in the request head' },
+  HPE_CR_EXPECTED: { status: 400, reason: 'bare LF in the request head' },
+};
+
+/** The status line and one-line body for a parser error code. */
+export function clientErrorResponse(code: string | undefined): { status: number; body: string } {
+  const known = code ? STATUS_BY_PARSER_CODE[code] : undefined;
+  const status = known?.status ?? 400;
+  const reason = known?.reason ?? `malformed request${code ? ` (${code})` : ''}`;
+  return { status, body: `${status} ${STATUS_CODES[status]}: ${reason}\n` };
+}
+
+/** Writes a raw HTTP/1.1 error response to `socket` and closes it. */
+export function rejectSocket(socket: Socket, status: number, body: string): void {
+  if (socket.writable) {
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+        'content-type: text/plain; charset=utf-8\r\n' +
+        `content-length: ${Buffer.byteLength(body)}\r\n` +
+        'connection: close\r\n\r\n' +
+        body,
+    );
+  }
+  socket.destroySoon();
+}

@@ -1,0 +1,30 @@
+/**
+ * @module The balancer's own responses: a status and a one-line plain-text body, never a
+ * stack trace.
+ */
+import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { SwitchyardError } from '../errors.ts';
+
+/** The one-line body a client receives for `error`. */
+export function errorBody(error: SwitchyardError): string {
+  return `${error.status} ${STATUS_CODES[error.status] ?? 'Error'}: ${error.message}\n`;
+}
+
+/**
+ * Answers with `error`. `close` when the connection cannot be reused: the rest of the
+ * request body was not read, or the request itself was not trustworthy.
+ */
+export function sendError(res: ServerResponse, error: SwitchyardError, close: boolean): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  const body = errorBody(error);
+  res.writeHead(error.status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'x-switchyard-error': error.code,
+    ...(close ? { connection: 'close' } : {}),
+  });
+  res.end(body);
+}

@@ -1,0 +1,94 @@
+/**
+ * @module Header rewriting in both directions: hop-by-hop headers removed (RFC 9110
+ * section 7.6.1), forwarding headers added. The client's Host header is passed through
+ * unchanged, so a backend sees the name the client asked for (virtual hosts, redirects
+ * and cookies keep working); X-Forwarded-Host repeats it for frameworks that read that.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+
+/** Headers that describe one connection, never the message, and so never cross a proxy. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Headers a proxy does not forward for its own reasons: `expect` has been answered by
+ * our server already (100 Continue), and the forwarding headers are rebuilt below. */
+const REBUILT_REQUEST_HEADERS = new Set(['expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'via']);
+
+export const VIA_NAME = 'switchyard';
+
+/** Names listed in Connection headers, lower-cased: those are hop-by-hop too. */
+function connectionNamed(values: readonly string[]): Set<string> | null {
+  if (values.length === 0) return null;
+  const named = new Set<string>();
+  for (const value of values) {
+    for (const token of value.split(',')) {
+      const name = token.trim().toLowerCase();
+      if (name) named.add(name);
+    }
+  }
+  return named;
+}
+
+export interface ForwardingContext {
+  /** The client's address as the balancer saw it (the TCP peer). */
+  readonly clientAddress: string;
+  /** `1.1`, `1.0`: the protocol version between client and balancer, for Via. */
+  readonly httpVersion: string;
+}
+
+/**
+ * Builds the upstream request headers from the client's raw headers (name, value, name,
+ * value, ...), keeping order, case and repeated headers as the client sent them.
+ */
+export function upstreamRequestHeaders(rawHeaders: readonly string[], context: ForwardingContext): string[] {
+  const connection: string[] = [];
+  const forwardedFor: string[] = [];
+  const via: string[] = [];
+  let host: string | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = (rawHeaders[i] as string).toLowerCase();
+    const value = rawHeaders[i + 1] as string;
+    if (name === 'connection') connection.push(value);
+    else if (name === 'x-forwarded-for') forwardedFor.push(value);
+    else if (name === 'via') via.push(value);
+    else if (name === 'host') host ??= value;
+  }
+  const named = connectionNamed(connection);
+
+  const out: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || REBUILT_REQUEST_HEADERS.has(lower) || named?.has(lower)) continue;
+    out.push(name, rawHeaders[i + 1] as string);
+  }
+  forwardedFor.push(context.clientAddress);
+  out.push('x-forwarded-for', forwardedFor.join(', '));
+  out.push('x-forwarded-proto', 'http');
+  if (host !== undefined) out.push('x-forwarded-host', host);
+  via.push(`${context.httpVersion} ${VIA_NAME}`);
+  out.push('via', via.join(', '));
+  return out;
+}
+
+/**
+ * Rewrites the upstream response headers (as undici parsed them: lower-case names,
+ * repeated headers as arrays) in place for the client: hop-by-hop removed, Via added.
+ */
+export function clientResponseHeaders(headers: IncomingHttpHeaders, upstreamVersion = '1.1'): IncomingHttpHeaders {
+  const connection = headers.connection;
+  const named = connectionNamed(connection === undefined ? [] : Array.isArray(connection) ? connection : [connection]);
+  for (const name of HOP_BY_HOP) delete headers[name];
+  if (named) for (const name of named) delete headers[name];
+  const via = headers.via;
+  const ours = `${upstreamVersion} ${VIA_NAME}`;
+  headers.via = via === undefined ? ours : `${Array.isArray(via) ? via.join(', ') : via}, ${ours}`;
+  return headers;
+}

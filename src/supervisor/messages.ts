@@ -1,0 +1,57 @@
+/**
+ * @module Every message that crosses between the main thread and its worker threads.
+ * Payloads are plain data; errors travel as `{code, message}`.
+ */
+import type { Config } from '../config/config.ts';
+
+/** Sent once by a backend or listener thread when its server accepts connections. */
+export interface ListeningMessage {
+  readonly type: 'listening';
+  readonly port: number;
+}
+
+/** Sent by a listener thread when it has finished draining and is about to exit. */
+export interface DrainedMessage {
+  readonly type: 'drained';
+  /** Requests still running at the deadline, which were aborted. */
+  readonly aborted: number;
+}
+
+/** Sent by the main thread: stop accepting, finish in-flight requests, then exit. */
+export interface ShutdownMessage {
+  readonly type: 'shutdown';
+  readonly timeoutMs: number;
+}
+
+/** Sent by the main thread: report this thread's own CPU time (for the bench). */
+export interface UsageRequestMessage {
+  readonly type: 'usage-request';
+}
+
+/** A thread's answer: CPU time of that one thread, in microseconds. */
+export interface UsageMessage {
+  readonly type: 'usage';
+  readonly userMicros: number;
+  readonly systemMicros: number;
+}
+
+export type ThreadMessage = ListeningMessage | DrainedMessage | UsageMessage;
+export type SupervisorMessage = ShutdownMessage | UsageRequestMessage;
+
+/** What a backend thread needs to start. */
+export interface BackendThreadData {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** What a listener thread needs to start. */
+export interface ListenerThreadData {
+  readonly config: Config;
+  readonly buffer: SharedArrayBuffer;
+  /** This listener's slot in shared state (stable across restarts). */
+  readonly listener: number;
+  /** The port to bind: the configured one, or the one the first listener got for port 0. */
+  readonly port: number;
+  /** Backend origins, in shared-state order. */
+  readonly origins: readonly string[];
+}
