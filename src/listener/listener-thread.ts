@@ -1,32 +1,40 @@
 /**
  * @module Worker-thread entry of one listener: an HTTP server bound with `reusePort` to
- * the balancer's address (the kernel spreads connections across listeners), which picks
- * a backend from shared state for every request and relays it.
+ * the balancer's address (the kernel spreads connections across listeners), whose
+ * requests go through handle-request.ts. Also its lifecycle: connection limit, drain on
+ * shutdown, and errors that must not end the thread.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
-import { SwitchyardError } from '../errors.ts';
 import { createPicker } from '../picker/picker.ts';
-import { sendError } from '../relay/error-response.ts';
-import { Exchange, type RelayContext } from '../relay/exchange.ts';
+import type { RelayContext } from '../relay/exchange.ts';
 import { SharedState } from '../shared/layout.ts';
 import { answerUsageRequests } from '../supervisor/thread-reports.ts';
-import type { DrainedMessage, ListenerThreadData, ListeningMessage, SupervisorMessage } from '../supervisor/messages.ts';
+import type { DrainedMessage, ListenerThreadData, ListeningMessage, StoppedAcceptingMessage, SupervisorMessage } from '../supervisor/messages.ts';
 import { UpstreamPools } from '../upstream/upstream-pools.ts';
 import { clientErrorResponse, rejectSocket } from './client-errors.ts';
-import { guardRequest } from './request-guard.ts';
+import { createRequestHandler } from './handle-request.ts';
 
 const { config, buffer, listener, port, origins } = workerData as ListenerThreadData;
+const limits = config.client;
 const state = new SharedState(buffer);
-const picker = createPicker(config.algorithm, state);
 const pools = new UpstreamPools(origins, config.upstream);
 const context: RelayContext = { state, listener, pools };
-const limits = config.client;
+const log = (line: string): void => console.error(`switchyard: listener ${listener}: ${line}`);
+const handleRequest = createRequestHandler({ context, picker: createPicker(config.algorithm, state), limits, log });
+
+// Last resort. Every known failure is handled where it happens; an unknown one costs the
+// request it hit (its socket is gone with it), never the thread and its other clients.
+process.on('uncaughtException', (error) => log(`uncaught: ${error.stack ?? String(error)}`));
+process.on('unhandledRejection', (reason) => log(`unhandled rejection: ${reason instanceof Error ? reason.stack : String(reason)}`));
 
 let draining = false;
 /** Responses not yet finished or closed: what a shutdown waits for. */
 let active = 0;
+let openConnections = 0;
+/** Connections over --max-connections, answered 503 before any request is parsed. */
+const refused = new WeakSet<Socket>();
 
 const server = createServer(
   {
@@ -36,13 +44,28 @@ const server = createServer(
     // head, body-idle and upstream timeouts bound every wait instead.
     requestTimeout: 0,
     keepAliveTimeout: limits.keepAliveMs,
-    connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+    connectionsCheckingInterval: Math.min(1_000, Math.max(50, Math.floor(limits.headersTimeoutMs / 4))),
   },
-  onRequest,
+  (req: IncomingMessage, res: ServerResponse) => {
+    if (refused.has(req.socket)) return;
+    state.requestReceived(listener);
+    active++;
+    res.once('close', onResponseClosed);
+    if (draining) res.shouldKeepAlive = false;
+    handleRequest(req, res);
+  },
 );
-server.maxConnections = limits.maxConnections;
 
-server.on('connection', () => state.connectionAccepted(listener));
+server.on('connection', (socket: Socket) => {
+  state.connectionAccepted(listener);
+  openConnections++;
+  socket.once('close', () => openConnections--);
+  // Node's own maxConnections drops the socket silently; a 503 tells the client why.
+  if (openConnections > limits.maxConnections) {
+    refused.add(socket);
+    rejectSocket(socket, 503, `503 Service Unavailable: this listener is at its limit of ${limits.maxConnections} connections\n`);
+  }
+});
 
 // CONNECT would make us a tunnel to anywhere: refused before it is parsed further.
 server.on('connect', (_req: IncomingMessage, socket: Socket) => {
@@ -53,26 +76,13 @@ server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
   // A reset peer cannot be answered; a socket with a response already under way must
   // not get a second status line in the middle of it.
   const responding = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
-  if (error.code === 'ECONNRESET' || responding) {
+  if (error.code === 'ECONNRESET' || responding || refused.has(socket)) {
     socket.destroy();
     return;
   }
   const { status, body } = clientErrorResponse(error.code);
   rejectSocket(socket, status, body);
 });
-
-function onRequest(req: IncomingMessage, res: ServerResponse): void {
-  state.requestReceived(listener);
-  active++;
-  res.once('close', onResponseClosed);
-  if (draining) res.shouldKeepAlive = false;
-
-  const refusal = guardRequest(req, limits);
-  if (refusal) return sendError(res, refusal, true);
-  const backend = picker.pick();
-  if (backend < 0) return sendError(res, new SwitchyardError('NO_BACKEND', 'no backend is available'), !req.complete);
-  new Exchange(req, res, backend, context).start();
-}
 
 function onResponseClosed(): void {
   active--;
@@ -85,10 +95,12 @@ function shutdown(timeoutMs: number): void {
   // Stops accepting at once; the callback runs when the last connection has closed.
   server.close(() => finish(0));
   server.closeIdleConnections();
+  const stopped: StoppedAcceptingMessage = { type: 'stopped-accepting', inFlight: active };
+  parentPort?.postMessage(stopped);
   const deadline = setTimeout(() => {
     const aborted = active;
     server.closeAllConnections();
-    void pools.close(true).then(() => finish(aborted));
+    finish(aborted);
   }, timeoutMs);
   deadline.unref();
 }
@@ -108,6 +120,16 @@ parentPort?.on('message', (message: SupervisorMessage) => {
   if (message.type === 'shutdown') shutdown(message.timeoutMs);
 });
 if (parentPort) answerUsageRequests(parentPort);
+
+server.on('error', (error: Error) => {
+  // Failing to bind ends the thread with that error, so that the supervisor reports it;
+  // the uncaught-exception guard above is for serving, not for starting.
+  if (!server.listening) {
+    process.removeAllListeners('uncaughtException');
+    throw error;
+  }
+  log(`server error: ${error.message}`);
+});
 
 server.listen({ host: config.host, port, reusePort: true }, () => {
   const address = server.address();

@@ -4,9 +4,10 @@
  * streams, with backpressure both ways. Every way it can end releases the backend's
  * in-flight count exactly once.
  */
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import { SwitchyardError } from '../errors.ts';
 import type { SharedState } from '../shared/layout.ts';
 import type { UpstreamPools } from '../upstream/upstream-pools.ts';
 import { upstreamError } from '../upstream/upstream-errors.ts';
@@ -27,11 +28,6 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 const STALE_CONNECTION = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 const MAX_RESENDS = 2;
 
-class ClientGoneError extends Error {
-  override readonly name = 'ClientGoneError';
-  readonly code = 'CLIENT_GONE';
-}
-
 export class Exchange implements Dispatcher.DispatchHandler {
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
@@ -43,7 +39,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #ended = false;
   #clientGone = false;
 
-  constructor(req: IncomingMessage, res: ServerResponse, backend: number, context: RelayContext) {
+  /** `body`: how the request body travels (see request-body.ts); null when there is none. */
+  constructor(req: IncomingMessage, res: ServerResponse, backend: number, context: RelayContext, body: Readable | Buffer | null) {
     this.#req = req;
     this.#res = res;
     this.#backend = backend;
@@ -58,7 +55,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
         clientAddress: req.socket.remoteAddress ?? '',
         httpVersion: req.httpVersion,
       }),
-      body: hasBody(req) ? detachedBody(req) : null,
+      body,
     };
   }
 
@@ -74,7 +71,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
-    if (this.#clientGone) controller.abort(new ClientGoneError('client closed the connection'));
+    if (this.#clientGone) controller.abort(clientGone());
   }
 
   onResponseStart(
@@ -84,7 +81,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     statusMessage?: string,
   ): void {
     const res = this.#res;
-    if (this.#clientGone) return controller.abort(new ClientGoneError('client closed the connection'));
+    if (this.#clientGone) return controller.abort(clientGone());
     if (statusMessage) res.writeHead(statusCode, statusMessage, clientResponseHeaders(headers));
     else res.writeHead(statusCode, clientResponseHeaders(headers));
   }
@@ -102,7 +99,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    if (this.#clientGone || error instanceof ClientGoneError) {
+    if (this.#clientGone) {
       this.#finish(false);
       return;
     }
@@ -112,13 +109,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#dispatch();
       return;
     }
-    const failure = upstreamError(error, this.#options.origin as string);
+    // A SwitchyardError here came from the client's side of the request body (stalled:
+    // 408, vanished: 499); anything else is undici's report of the backend.
+    const failure = error instanceof SwitchyardError ? error : upstreamError(error, this.#options.origin as string);
     // Before the response started the client gets a clean error status; after, the
     // only honest signal left is to abort the connection (a truncated body), so that
     // nothing downstream mistakes a partial response for a complete one.
     if (this.#res.headersSent) this.#res.destroy(failure);
-    else sendError(this.#res, failure, !this.#req.complete);
-    this.#finish(true);
+    else sendError(this.#res, failure, failure.clientCaused || !this.#req.complete);
+    this.#finish(!failure.clientCaused);
   }
 
   #mayResend(error: Error): boolean {
@@ -136,7 +135,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #onClientClose = (): void => {
     if (this.#ended) return;
     this.#clientGone = true;
-    this.#controller?.abort(new ClientGoneError('client closed the connection'));
+    this.#controller?.abort(clientGone());
   };
 
   #finish(failed: boolean): void {
@@ -146,21 +145,6 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 }
 
-/** Whether the request carries a body (RFC 9112 section 6.3): chunked, or a non-zero length. */
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
-/**
- * The request body as a stream undici may destroy without taking the client's socket
- * with it: undici destroys a body stream when the upstream fails mid-upload, and
- * destroying an unfinished IncomingMessage destroys its socket, which would turn our
- * 502 into a connection reset.
- */
-function detachedBody(req: IncomingMessage): Readable {
-  const body = new PassThrough();
-  req.on('error', (error) => body.destroy(error));
-  req.pipe(body);
-  return body;
+function clientGone(): SwitchyardError {
+  return new SwitchyardError('CLIENT_CLOSED_REQUEST', 'client closed the connection');
 }

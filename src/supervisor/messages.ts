@@ -10,6 +10,13 @@ export interface ListeningMessage {
   readonly port: number;
 }
 
+/** Sent by a listener thread as soon as its listening socket is closed on shutdown. */
+export interface StoppedAcceptingMessage {
+  readonly type: 'stopped-accepting';
+  /** Requests it still has running, which it now lets finish. */
+  readonly inFlight: number;
+}
+
 /** Sent by a listener thread when it has finished draining and is about to exit. */
 export interface DrainedMessage {
   readonly type: 'drained';
@@ -35,7 +42,7 @@ export interface UsageMessage {
   readonly systemMicros: number;
 }
 
-export type ThreadMessage = ListeningMessage | DrainedMessage | UsageMessage;
+export type ThreadMessage = ListeningMessage | StoppedAcceptingMessage | DrainedMessage | UsageMessage;
 export type SupervisorMessage = ShutdownMessage | UsageRequestMessage;
 
 /** What a backend thread needs to start. */

@@ -3,7 +3,7 @@
  * it, waits until it listens, restarts it with backoff when it dies unasked, and stops it.
  */
 import { Worker } from 'node:worker_threads';
-import type { DrainedMessage, ShutdownMessage, ThreadMessage, UsageMessage, UsageRequestMessage } from './messages.ts';
+import type { ShutdownMessage, ThreadMessage, UsageMessage, UsageRequestMessage } from './messages.ts';
 
 const FIRST_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5_000;
@@ -116,15 +116,16 @@ export class SupervisedThread {
    * at the deadline. A thread that does not exit within `timeoutMs` plus a grace period
    * is terminated.
    */
-  stop(timeoutMs: number): Promise<number> {
+  stop(timeoutMs: number, onStoppedAccepting?: (inFlight: number) => void): Promise<number> {
     this.#stopping = true;
     if (this.#restartTimer) clearTimeout(this.#restartTimer);
     const worker = this.#worker;
     if (!worker) return Promise.resolve(0);
     return new Promise<number>((resolve) => {
       let aborted = 0;
-      worker.on('message', (message: ThreadMessage | DrainedMessage) => {
+      worker.on('message', (message: ThreadMessage) => {
         if (message.type === 'drained') aborted = message.aborted;
+        if (message.type === 'stopped-accepting') onStoppedAccepting?.(message.inFlight);
       });
       const kill = setTimeout(() => void worker.terminate(), timeoutMs + 2_000);
       worker.once('exit', () => {

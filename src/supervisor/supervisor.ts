@@ -34,7 +34,13 @@ export async function startBalancer(config: Config, { log = () => {} }: StartOpt
   const backends: SupervisedThread[] = [];
   const listeners: SupervisedThread[] = [];
   const stopAll = async (timeoutMs: number): Promise<number> => {
-    const aborted = await Promise.all(listeners.map((thread) => thread.stop(timeoutMs)));
+    let waiting = listeners.filter((thread) => thread.worker !== null).length;
+    let inFlight = 0;
+    const onStoppedAccepting = (running: number): void => {
+      inFlight += running;
+      if (--waiting === 0) log(`stopped accepting new connections; ${inFlight} request${inFlight === 1 ? '' : 's'} in flight`);
+    };
+    const aborted = await Promise.all(listeners.map((thread) => thread.stop(timeoutMs, onStoppedAccepting)));
     await Promise.all(backends.map((thread) => thread.stop(timeoutMs)));
     return aborted.reduce((sum, n) => sum + n, 0);
   };

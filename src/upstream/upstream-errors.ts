@@ -28,6 +28,11 @@ export function upstreamError(error: unknown, origin: string): SwitchyardError {
   const code = (error as { code?: unknown }).code;
   const key = typeof code === 'string' ? code : '';
   const where = `backend ${origin.replace(/^http:\/\//, '')}`;
+  // undici refused the request before sending it (e.g. a path it will not write): the
+  // request, not the backend, is at fault.
+  if (key === 'UND_ERR_INVALID_ARG') {
+    return new SwitchyardError('BAD_REQUEST', `request cannot be forwarded: ${(error as Error).message}`, { cause: error });
+  }
   const timeout = TIMEOUTS[key];
   if (timeout) return new SwitchyardError('UPSTREAM_TIMEOUT', `${where} ${timeout} (${key})`, { cause: error });
   const failure = FAILURES[key] ?? (key.startsWith('HPE_') ? 'sent a malformed response' : 'failed');
