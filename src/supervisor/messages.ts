@@ -30,16 +30,19 @@ export interface ShutdownMessage {
   readonly timeoutMs: number;
 }
 
-/** Sent by the main thread: report this thread's own CPU time (for the bench). */
+/** Sent by the main thread: report this thread's own CPU time and heap (bench, soak, tests). */
 export interface UsageRequestMessage {
   readonly type: 'usage-request';
+  /** Collect garbage first, when the process runs with --expose-gc, so the heap figure is live data only. */
+  readonly collectGarbage?: boolean;
 }
 
-/** A thread's answer: CPU time of that one thread, in microseconds. */
+/** A thread's answer about itself alone. */
 export interface UsageMessage {
   readonly type: 'usage';
   readonly userMicros: number;
   readonly systemMicros: number;
+  readonly heapUsedBytes: number;
 }
 
 export type ThreadMessage = ListeningMessage | StoppedAcceptingMessage | DrainedMessage | UsageMessage;

@@ -10,6 +10,12 @@ const MAX_BACKOFF_MS = 5_000;
 /** A thread that ran this long before dying starts again from the first backoff step. */
 const STABLE_AFTER_MS = 10_000;
 
+export interface ThreadUsage {
+  readonly userMicros: number;
+  readonly systemMicros: number;
+  readonly heapUsedBytes: number;
+}
+
 export interface SupervisedThreadOptions {
   /** How the thread is named in log lines, e.g. `listener 1` or `backend :8081`. */
   readonly label: string;
@@ -90,7 +96,12 @@ export class SupervisedThread {
   }
 
   /** CPU time the thread itself has used so far (microseconds), or null if it is not running. */
-  cpuUsage(): Promise<{ userMicros: number; systemMicros: number } | null> {
+  cpuUsage(): Promise<ThreadUsage | null> {
+    return this.usage();
+  }
+
+  /** The thread's own CPU time and heap; `collectGarbage` first when the process has --expose-gc. */
+  usage({ collectGarbage = false } = {}): Promise<ThreadUsage | null> {
     const worker = this.#worker;
     if (!worker) return Promise.resolve(null);
     return new Promise((resolve) => {
@@ -98,7 +109,7 @@ export class SupervisedThread {
         if (message.type !== 'usage') return;
         worker.off('message', onMessage);
         worker.off('exit', onExit);
-        resolve({ userMicros: message.userMicros, systemMicros: message.systemMicros });
+        resolve({ userMicros: message.userMicros, systemMicros: message.systemMicros, heapUsedBytes: message.heapUsedBytes });
       };
       const onExit = (): void => {
         worker.off('message', onMessage);
@@ -106,7 +117,7 @@ export class SupervisedThread {
       };
       worker.on('message', onMessage);
       worker.once('exit', onExit);
-      const request: UsageRequestMessage = { type: 'usage-request' };
+      const request: UsageRequestMessage = { type: 'usage-request', collectGarbage };
       worker.postMessage(request);
     });
   }
