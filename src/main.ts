@@ -34,12 +34,6 @@ async function main(argv: readonly string[]): Promise<void> {
     process.exitCode = EXIT.FAILED;
     return;
   }
-  const backends = balancer.origins.length;
-  log(
-    `listening on http://${hostForUrl(balancer.host)}:${balancer.port} ` +
-      `(${config.threads} listener thread${config.threads === 1 ? '' : 's'}, ${config.algorithm} over ${backends} backend${backends === 1 ? '' : 's'})`,
-  );
-
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     // A second signal is common (Ctrl-C reaches node from the terminal and again
@@ -64,6 +58,12 @@ async function main(argv: readonly string[]): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // Only now: whoever waits for this line may signal us at once.
+  const backends = balancer.origins.length;
+  log(
+    `listening on http://${hostForUrl(balancer.host)}:${balancer.port} ` +
+      `(${config.threads} listener thread${config.threads === 1 ? '' : 's'}, ${config.algorithm} over ${backends} backend${backends === 1 ? '' : 's'})`,
+  );
 }
 
 await main(process.argv.slice(2));

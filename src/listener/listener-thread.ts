@@ -32,7 +32,9 @@ process.on('unhandledRejection', (reason) => log(`unhandled rejection: ${reason 
 let draining = false;
 /** Responses not yet finished or closed: what a shutdown waits for. */
 let active = 0;
-let openConnections = 0;
+const openSockets = new Set<Socket>();
+/** Sockets that have sent at least one request; the others are closed at once on shutdown. */
+const served = new WeakSet<Socket>();
 /** Connections over --max-connections, answered 503 before any request is parsed. */
 const refused = new WeakSet<Socket>();
 
@@ -48,6 +50,7 @@ const server = createServer(
   },
   (req: IncomingMessage, res: ServerResponse) => {
     if (refused.has(req.socket)) return;
+    served.add(req.socket);
     state.requestReceived(listener);
     active++;
     res.once('close', onResponseClosed);
@@ -58,10 +61,10 @@ const server = createServer(
 
 server.on('connection', (socket: Socket) => {
   state.connectionAccepted(listener);
-  openConnections++;
-  socket.once('close', () => openConnections--);
+  openSockets.add(socket);
+  socket.once('close', () => openSockets.delete(socket));
   // Node's own maxConnections drops the socket silently; a 503 tells the client why.
-  if (openConnections > limits.maxConnections) {
+  if (openSockets.size > limits.maxConnections) {
     refused.add(socket);
     rejectSocket(socket, 503, `503 Service Unavailable: this listener is at its limit of ${limits.maxConnections} connections\n`);
   }
@@ -95,6 +98,9 @@ function shutdown(timeoutMs: number): void {
   // Stops accepting at once; the callback runs when the last connection has closed.
   server.close(() => finish(0));
   server.closeIdleConnections();
+  // closeIdleConnections() spares connections that have not sent a request yet; they
+  // would hold the drain until the head timeout.
+  for (const socket of openSockets) if (!served.has(socket)) socket.destroy();
   const stopped: StoppedAcceptingMessage = { type: 'stopped-accepting', inFlight: active };
   parentPort?.postMessage(stopped);
   const deadline = setTimeout(() => {

@@ -19,13 +19,13 @@ interface RunningCommand {
   readonly port: number;
   /** Resolves when a line of output matches `pattern`. */
   waitForLine(pattern: RegExp): Promise<string>;
-  readonly exited: Promise<number | null>;
+  readonly exited: Promise<number | string>;
 }
 
 async function runBalancer(t: { after: (fn: () => unknown) => void }, args: string[], detached = false): Promise<RunningCommand> {
   const child = spawn(process.execPath, [MAIN, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached });
   t.after(() => child.exitCode === null && child.kill('SIGKILL'));
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  const exited = once(child, 'exit').then(([code, signal]) => (code as number | null) ?? (signal as string));
   let output = '';
   const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
   const onData = (chunk: Buffer): void => {
@@ -122,6 +122,21 @@ test('SIGINT to the whole process group (as Ctrl-C sends it) drains once and exi
   assert.equal(res.statusCode, 200);
   assert.equal(await res.body.text(), 'done /in-flight');
   assert.equal(await balancer.exited, 0);
+});
+
+test('a connection that has not sent a request yet does not hold up the drain', async (t) => {
+  const upstream = await holdingUpstream(t);
+  const balancer = await runBalancer(t, ['--threads', '1', '--backend', upstream.origin, '--client-header-timeout', '60s', '--shutdown-timeout', '60s']);
+  const silent = connect(balancer.port, '127.0.0.1');
+  t.after(() => silent.destroy());
+  silent.on('error', () => {}); // closed by the balancer: a reset is expected
+  const closed = new Promise((resolve) => silent.once('close', resolve));
+  await once(silent, 'connect');
+  balancer.child.kill('SIGTERM');
+  // Without the fix the drain waits for the 60 s head timeout, far past the 15 s wait below.
+  const exitCode = await Promise.race([balancer.exited, new Promise((resolve) => setTimeout(resolve, 15_000, 'still running').unref())]);
+  assert.equal(exitCode, 0);
+  await closed;
 });
 
 test('requests still running at --shutdown-timeout are aborted and the exit code is 3', async (t) => {
