@@ -127,9 +127,9 @@ function describeParseError(error: unknown): string {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
       return `unknown flag ${flag ?? message}; see --help for the flags there are`;
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      return flag && /argument missing/.test(message)
-        ? `${flag} needs a value; see --help`
-        : `${message.split('\n')[0]}; see --help`;
+      if (flag && /argument missing/.test(message)) return `${flag} needs a value; see --help`;
+      if (flag && /ambiguous/.test(message)) return `${flag} got a value that looks like a flag; write ${flag}=VALUE if that is meant (see --help)`;
+      return `${message.split('\n')[0]}; see --help`;
     case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
       return `unexpected argument ${/'([^']*)'/.exec(message)?.[1] ?? ''}: every setting is a --flag; see --help`;
     default:

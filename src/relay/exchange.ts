@@ -24,7 +24,8 @@ export interface RelayContext {
 /** Methods that may be sent again when a reused upstream connection turns out to be
  * closed before any response byte came back (RFC 9110 section 9.2.2). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-/** Errors that mean "the connection died under the request", not "the backend answered badly". */
+/** Errors that mean "the connection died under the request", not "the backend answered badly";
+ * resent only on a reused connection (see #mayResend). */
 const STALE_CONNECTION = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 const MAX_RESENDS = 2;
 
@@ -121,15 +122,23 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   #mayResend(error: Error): boolean {
-    const code = (error as { code?: unknown }).code;
-    return (
-      this.#resends < MAX_RESENDS &&
-      !this.#res.headersSent &&
-      this.#options.body === null &&
-      IDEMPOTENT.has(this.#options.method) &&
-      typeof code === 'string' &&
-      STALE_CONNECTION.has(code)
-    );
+    const { code, socket } = error as { code?: unknown; socket?: { bytesRead?: number } };
+    if (
+      this.#resends >= MAX_RESENDS ||
+      this.#res.headersSent ||
+      this.#options.body !== null ||
+      !IDEMPOTENT.has(this.#options.method) ||
+      typeof code !== 'string' ||
+      !STALE_CONNECTION.has(code)
+    ) {
+      return false;
+    }
+    // Only a connection that had already carried a response can have been closed by
+    // the backend's idle timeout under us. undici reports the socket's bytesRead with
+    // its SocketError; a fresh connection that dies is the backend failing, and a
+    // resend would deliver the same request to it again. A bare reset carries no
+    // such report: it gets one resend, not more.
+    return socket ? (socket.bytesRead ?? 0) > 0 : this.#resends === 0;
   }
 
   #onClientClose = (): void => {

@@ -100,7 +100,7 @@ async function startEmbeddedBackends(config: Config, threads: SupervisedThread[]
   }
   const bound = await Promise.all(threads.map((thread) => thread.start()));
   ports.push(...bound);
-  for (const port of bound) log(`backend :${port} listening on http://${hostForUrl(config.host)}:${port} (worker thread)`);
+  for (const port of bound) log(`backend :${port} serving at http://${hostForUrl(config.host)}:${port} (worker thread)`);
   return bound.map((port) => `http://${hostForUrl(config.host)}:${port}`);
 }
 
