@@ -3,6 +3,7 @@
  * upstreams, and a raw-socket client. Everything started here registers its cleanup
  * on the test context at once.
  */
+import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
@@ -95,4 +96,161 @@ export function rawExchange(
 /** The status code of the first response in a raw HTTP/1.x response text, or 0. */
 export function statusOf(response: string): number {
   return Number(/^HTTP\/1\.[01] (\d{3})/.exec(response)?.[1] ?? 0);
+}
+
+/**
+ * Resolves once `condition()` is true, checking every `intervalMs`; rejects naming
+ * `what` if it is still false after `timeoutMs`.
+ */
+export async function waitFor(
+  condition: () => boolean,
+  what: string,
+  { timeoutMs = 5_000, intervalMs = 5 }: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** `promise`, or a rejection naming `what` if it has not settled within `timeoutMs`. */
+export function within<T>(promise: Promise<T>, what: string, timeoutMs = 5_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** A raw HTTP/1.x response text taken apart: status, headers (lower-case names), body. */
+export interface RawResponse {
+  readonly status: number;
+  readonly headers: ReadonlyMap<string, string>;
+  /** Everything after the blank line that ends the head, as sent (not de-chunked). */
+  readonly body: string;
+}
+
+export function parseRawResponse(response: string): RawResponse {
+  const end = response.indexOf('\r\n\r\n');
+  const head = end < 0 ? response : response.slice(0, end);
+  const headers = new Map<string, string>();
+  for (const line of head.split('\r\n').slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+  }
+  return { status: statusOf(response), headers, body: end < 0 ? '' : response.slice(end + 4) };
+}
+
+/**
+ * Asserts that `exchange` (from `rawExchange`) is one refusal and nothing else: exactly
+ * one response, with `status`, `connection: close` and a plain-text body of one line
+ * that starts with the status (no stack trace, no HTML, nothing after it), and the
+ * balancer closed the connection rather than waiting for more.
+ */
+export function assertRefusal(exchange: { response: string; timedOut: boolean }, status: number): void {
+  const { response, timedOut } = exchange;
+  const shown = JSON.stringify(response.length > 800 ? `${response.slice(0, 800)}...` : response);
+  assert.equal(statusOf(response), status, `expected status ${status}, got ${shown}`);
+  assert.equal(response.match(/HTTP\/1\.[01] \d{3} /g)?.length, 1, `expected exactly one response, got ${shown}`);
+  const { headers, body } = parseRawResponse(response);
+  assert.match(headers.get('content-type') ?? '', /^text\/plain\b/, `expected a text/plain body, got ${shown}`);
+  assert.equal(headers.get('connection')?.toLowerCase(), 'close', `expected connection: close, got ${shown}`);
+  assert.match(body, new RegExp(`^${status} [\\x20-\\x7e]+\\n?$`), `expected a one-line body starting with ${status}, got ${shown}`);
+  assert.equal(headers.get('content-length'), String(Buffer.byteLength(body, 'latin1')), `content-length does not match the body: ${shown}`);
+  assert.equal(timedOut, false, `the balancer kept the connection open after its ${status}: ${shown}`);
+}
+
+/** A client connection kept open: write requests, read the server's bytes as they come. */
+export interface RawClient {
+  /** Everything the server has sent so far (latin1). */
+  readonly received: string;
+  /** Whether the connection has closed. */
+  readonly closed: boolean;
+  write(bytes: string | Buffer): void;
+  /**
+   * Resolves with everything received once `until(received)` holds; rejects naming
+   * `what` if the connection closes first or `timeoutMs` passes.
+   */
+  readUntil(until: (received: string) => boolean, what: string, timeoutMs?: number): Promise<string>;
+  /** Resolves with everything received once the connection has closed; rejects after `timeoutMs`. */
+  untilClosed(timeoutMs?: number): Promise<string>;
+}
+
+/** Opens a TCP connection to `port` on 127.0.0.1; it is destroyed when the test ends. */
+export async function openRawClient(t: Cleanup, port: number): Promise<RawClient> {
+  const socket = connect(port, '127.0.0.1');
+  t.after(() => {
+    socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  let received = '';
+  let closed = false;
+  const waiters = new Set<() => void>();
+  const wake = (): void => {
+    for (const waiter of [...waiters]) waiter();
+  };
+  socket.on('data', (chunk: Buffer) => {
+    received += chunk.toString('latin1');
+    wake();
+  });
+  // A reset after the server has answered still leaves `received` to be judged.
+  socket.on('error', () => {});
+  socket.on('close', () => {
+    closed = true;
+    wake();
+  });
+
+  const wait = (done: () => boolean, what: string, timeoutMs: number, failOnClose: boolean): Promise<string> =>
+    new Promise<string>((resolve, reject) => {
+      const settle = (error?: Error): void => {
+        clearTimeout(timer);
+        waiters.delete(check);
+        if (error) reject(error);
+        else resolve(received);
+      };
+      const check = (): void => {
+        if (done()) settle();
+        else if (failOnClose && closed) settle(new Error(`connection closed while waiting for ${what}; received ${JSON.stringify(received)}`));
+      };
+      const timer = setTimeout(
+        () => settle(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; received ${JSON.stringify(received)}`)),
+        timeoutMs,
+      );
+      waiters.add(check);
+      check();
+    });
+
+  return {
+    get received() {
+      return received;
+    },
+    get closed() {
+      return closed;
+    },
+    write: (bytes) => {
+      socket.write(bytes);
+    },
+    readUntil: (until, what, timeoutMs = 5_000) => wait(() => until(received), what, timeoutMs, true),
+    untilClosed: (timeoutMs = 5_000) => wait(() => closed, 'the server to close the connection', timeoutMs, false),
+  };
+}
+
+/**
+ * Asserts that the balancer still answers a plain GET `path` with 200 on `count` fresh
+ * connections (spread by the kernel over the listener threads) and that no listener
+ * thread has died and been restarted.
+ */
+export async function assertStillServing(balancer: Balancer, path: string, count = 4): Promise<void> {
+  const request = `GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`;
+  const answers = await Promise.all(Array.from({ length: count }, () => rawExchange(balancer.port, request, { timeoutMs: 3_000 })));
+  for (const { response } of answers) assert.equal(statusOf(response), 200, `a plain GET after the attack got ${JSON.stringify(response.slice(0, 300))}`);
+  assert.deepEqual(
+    balancer.listeners.map((thread) => thread.restarts),
+    balancer.listeners.map(() => 0),
+    'a listener thread died and was restarted',
+  );
 }
