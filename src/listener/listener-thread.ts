@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createPicker } from '../picker/picker.ts';
+import { isClosing, markClosing } from '../relay/error-response.ts';
 import type { RelayContext } from '../relay/exchange.ts';
 import { SharedState } from '../shared/layout.ts';
 import { answerUsageRequests } from '../supervisor/thread-reports.ts';
@@ -35,8 +36,6 @@ let active = 0;
 const openSockets = new Set<Socket>();
 /** Sockets that have sent at least one request; the others are closed at once on shutdown. */
 const served = new WeakSet<Socket>();
-/** Connections over --max-connections, answered 503 before any request is parsed. */
-const refused = new WeakSet<Socket>();
 
 const server = createServer(
   {
@@ -45,11 +44,13 @@ const server = createServer(
     // The whole-request timeout would cut long uploads and slow backends alike; the
     // head, body-idle and upstream timeouts bound every wait instead.
     requestTimeout: 0,
+    // request-guard.ts answers a missing Host itself, with our one-line body.
+    requireHostHeader: false,
     keepAliveTimeout: limits.keepAliveMs,
     connectionsCheckingInterval: Math.min(1_000, Math.max(50, Math.floor(limits.headersTimeoutMs / 4))),
   },
   (req: IncomingMessage, res: ServerResponse) => {
-    if (refused.has(req.socket)) return;
+    if (isClosing(req.socket)) return; // pipelined behind a refusal; never processed
     served.add(req.socket);
     state.requestReceived(listener);
     active++;
@@ -65,7 +66,6 @@ server.on('connection', (socket: Socket) => {
   socket.once('close', () => openSockets.delete(socket));
   // Node's own maxConnections drops the socket silently; a 503 tells the client why.
   if (openSockets.size > limits.maxConnections) {
-    refused.add(socket);
     rejectSocket(socket, 503, `503 Service Unavailable: this listener is at its limit of ${limits.maxConnections} connections\n`);
   }
 });
@@ -76,12 +76,15 @@ server.on('connect', (_req: IncomingMessage, socket: Socket) => {
 });
 
 server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
-  // A reset peer cannot be answered; a socket with a response already under way must
-  // not get a second status line in the middle of it.
+  // A reset peer cannot be answered.
+  if (error.code === 'ECONNRESET') return void socket.destroy();
+  // A socket with a response already under way (often our own refusal, followed by
+  // bytes the parser cannot take) must not get a second status line in the middle of
+  // it: let what is written flush, then close.
   const responding = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
-  if (error.code === 'ECONNRESET' || responding || refused.has(socket)) {
-    socket.destroy();
-    return;
+  if (responding || isClosing(socket)) {
+    markClosing(socket);
+    return void socket.destroySoon();
   }
   const { status, body } = clientErrorResponse(error.code);
   rejectSocket(socket, status, body);

@@ -13,6 +13,20 @@ import { SwitchyardError } from '../errors.ts';
  * that only a path ever reaches a backend.
  */
 export function guardRequest(req: IncomingMessage, limits: ClientLimits): SwitchyardError | null {
+  // Node's parser takes a request line without a version as HTTP/0.9 (so a bare LF in a
+  // target would end the line and smuggle the rest in as a header) and accepts any
+  // 1-digit version: only HTTP/1.0 and 1.1 are relayed.
+  if (req.httpVersionMajor !== 1) {
+    return new SwitchyardError('BAD_REQUEST', `HTTP/${req.httpVersion} is not served; use HTTP/1.1`);
+  }
+  const hostRefusal = checkHost(req);
+  if (hostRefusal) return hostRefusal;
+  const transferEncoding = req.headers['transfer-encoding'];
+  // Stripped as hop-by-hop, so any coding besides chunked would be silently lost, and
+  // odd spellings are the raw material of smuggling: only exactly `chunked` passes.
+  if (transferEncoding !== undefined && transferEncoding.trim().toLowerCase() !== 'chunked') {
+    return new SwitchyardError('BAD_REQUEST', 'Transfer-Encoding other than "chunked" is not accepted');
+  }
   const target = req.url ?? '';
   if (target.length > limits.maxUrlBytes) {
     return new SwitchyardError('URI_TOO_LONG', `request target is ${target.length} bytes; the limit is ${limits.maxUrlBytes}`);
@@ -35,5 +49,23 @@ export function guardRequest(req: IncomingMessage, limits: ClientLimits): Switch
   }
   const rest = absolute[2] ?? '';
   req.url = rest.startsWith('/') ? rest : `/${rest}`;
+  return null;
+}
+
+/** RFC 3986 host (reg-name, IPv4, or a bracketed IPv6 literal) with an optional port. */
+const VALID_HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::\d{0,5})?$/;
+
+/** RFC 9112 section 3.2: exactly one valid Host in HTTP/1.1 (at most one in 1.0), else 400. */
+function checkHost(req: IncomingMessage): SwitchyardError | null {
+  let count = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    if ((req.rawHeaders[i] as string).toLowerCase() === 'host') count++;
+  }
+  if (count > 1) return new SwitchyardError('BAD_REQUEST', 'more than one Host header');
+  const host = req.headers.host;
+  if (host === undefined) {
+    return req.httpVersionMinor >= 1 ? new SwitchyardError('BAD_REQUEST', 'HTTP/1.1 request without a Host header') : null;
+  }
+  if (!VALID_HOST.test(host)) return new SwitchyardError('BAD_REQUEST', 'invalid Host header');
   return null;
 }

@@ -3,7 +3,24 @@
  * stack trace.
  */
 import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { SwitchyardError } from '../errors.ts';
+
+/**
+ * Connections answered with `connection: close`. Node's parser may already hold
+ * requests the client pipelined behind the refused one; those must not be processed
+ * (RFC 9112 section 9.6), or a refusal would wave the next request through.
+ */
+const closing = new WeakSet<Socket>();
+
+export function markClosing(socket: Socket): void {
+  closing.add(socket);
+}
+
+/** Whether requests arriving on `socket` must be ignored: it is closing or gone. */
+export function isClosing(socket: Socket): boolean {
+  return socket.destroyed || closing.has(socket);
+}
 
 /** The one-line body a client receives for `error`. */
 export function errorBody(error: SwitchyardError): string {
@@ -20,6 +37,7 @@ export function sendError(res: ServerResponse, error: SwitchyardError, close: bo
     return;
   }
   const body = errorBody(error);
+  if (close) markClosing(res.socket as Socket);
   res.writeHead(error.status, {
     'content-type': 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(body),
