@@ -10,15 +10,7 @@ import { connect } from 'node:net';
 import { test } from 'node:test';
 import { Agent, request } from 'undici';
 import type { SupervisedThread } from '../../src/supervisor/supervised-thread.ts';
-import { startTestBalancer, startUpstream } from '../helpers.ts';
-
-async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+import { startTestBalancer, startUpstream, waitFor } from '../helpers.ts';
 
 // Lets the listener threads collect garbage on request, so heap figures are live data.
 setFlagsFromString('--expose-gc');
@@ -67,7 +59,7 @@ test('an embedded backend thread that dies is restarted on the same port', async
   const balancer = await startTestBalancer(t, ['--threads', '1', '--spawn-backends', '2']);
   const [origin0] = balancer.origins;
   await balancer.backends[0]!.worker!.terminate();
-  await waitFor(() => balancer.backends[0]!.restarts === 1 && balancer.backends[0]!.worker !== null, 'backend restarted', 15_000);
+  await waitFor(() => balancer.backends[0]!.restarts === 1 && balancer.backends[0]!.worker !== null, 'backend restarted', { timeoutMs: 15_000 });
   // Both backends answer again; the restarted one on its old address.
   const seen = new Set<string>();
   await waitFor(async () => {

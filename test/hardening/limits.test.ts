@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { request } from 'undici';
-import { rawExchange, startTestBalancer, startUpstream, statusOf } from '../helpers.ts';
+import { rawExchange, startTestBalancer, startUpstream, statusOf, waitFor } from '../helpers.ts';
 
 test('--max-body: a declared Content-Length over the limit gets 413 and the upstream sees nothing', async (t) => {
   const upstream = await startUpstream(t, (req, res) => req.resume().on('end', () => res.end('ok')));
@@ -55,7 +55,7 @@ test('--max-connections: a connection past the limit is answered 503 and closed;
   t.after(() => held.forEach((socket) => socket.destroy()));
   await Promise.all(held.map((socket) => once(socket, 'connect')));
   // Both held connections are counted once the listener has accepted them.
-  await waitFor(() => balancer.state.listener(0).connections === 2);
+  await waitFor(() => balancer.state.listener(0).connections === 2, 'both held connections accepted');
   const { response } = await rawExchange(balancer.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
   assert.equal(statusOf(response), 503);
   assert.match(response, /this listener is at its limit of 2 connections\n$/);
@@ -66,10 +66,3 @@ test('--max-connections: a connection past the limit is answered 503 and closed;
   assert.equal(statusOf(await answer), 200);
 });
 
-async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

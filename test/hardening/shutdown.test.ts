@@ -10,7 +10,7 @@ import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { Agent, request } from 'undici';
-import { startUpstream } from '../helpers.ts';
+import { startUpstream, waitFor } from '../helpers.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 
@@ -68,14 +68,6 @@ function connectOutcome(port: number): Promise<'refused' | 'connected'> {
     socket.once('connect', () => (socket.destroy(), resolve('connected')));
     socket.once('error', () => resolve('refused'));
   });
-}
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
