@@ -79,16 +79,25 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], context: F
 }
 
 /**
- * Rewrites the upstream response headers (as undici parsed them: lower-case names,
- * repeated headers as arrays) in place for the client: hop-by-hop removed, Via added.
+ * The client's response headers from the upstream's (as undici parsed them: lower-case
+ * names, repeated headers as arrays), as the flat name/value list `writeHead` takes:
+ * hop-by-hop headers left out, Via appended, repeated headers (Set-Cookie) kept as
+ * separate lines. A new list rather than `delete` on undici's object, which would turn
+ * it into a slow dictionary on the hot path.
  */
-export function clientResponseHeaders(headers: IncomingHttpHeaders, upstreamVersion = '1.1'): IncomingHttpHeaders {
+export function clientResponseHeaders(headers: IncomingHttpHeaders, upstreamVersion = '1.1'): string[] {
   const connection = headers.connection;
-  const named = connectionNamed(connection === undefined ? [] : Array.isArray(connection) ? connection : [connection]);
-  for (const name of HOP_BY_HOP) delete headers[name];
-  if (named) for (const name of named) delete headers[name];
-  const via = headers.via;
+  const named = connection === undefined ? null : connectionNamed(Array.isArray(connection) ? connection : [connection]);
+  const out: string[] = [];
+  let via: string | undefined;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || named?.has(name)) continue;
+    if (name === 'via') via = Array.isArray(value) ? value.join(', ') : value;
+    else if (Array.isArray(value)) for (const item of value) out.push(name, item);
+    else out.push(name, value);
+  }
   const ours = `${upstreamVersion} ${VIA_NAME}`;
-  headers.via = via === undefined ? ours : `${Array.isArray(via) ? via.join(', ') : via}, ${ours}`;
-  return headers;
+  out.push('via', via === undefined ? ours : `${via}, ${ours}`);
+  return out;
 }
