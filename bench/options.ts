@@ -1,0 +1,161 @@
+/**
+ * @module The bench's command line (`npm run bench -- [flags]`), parsed and checked once.
+ * A bad flag becomes a `BenchUsageError` whose one-line message names the flag, the
+ * value and what is allowed; run.ts prints it and exits with code 2.
+ */
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+
+export class BenchUsageError extends Error {
+  override readonly name = 'BenchUsageError';
+}
+
+export const SECTIONS = ['race', 'picker', 'load', 'undici'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+export interface BenchOptions {
+  readonly quick: boolean;
+  readonly json: string | null;
+  readonly sections: readonly Section[];
+  /** Measured window of each load run. */
+  readonly durationMs: number;
+  readonly warmupMs: number;
+  readonly connections: number;
+  /** Listener threads of the "N threads" balancer run. */
+  readonly threads: number;
+  readonly backendCount: number;
+  readonly backendUrls: readonly string[];
+  readonly loadThreads: number;
+  readonly cpuProfDir: string | null;
+  readonly cores: number;
+}
+
+export const BENCH_USAGE = `Usage: npm run bench -- [flags]     (or node bench/run.ts [flags])
+
+Measures switchyard: the race its shared state avoids, the picker's cost, the
+distribution under concurrent load, and what the balancer costs per request.
+
+  --quick             a short run of every section (CI: checks exactness, not speed)
+  --json FILE         also write every figure to FILE (with Node version, CPU count)
+  --duration T        measured time of each load run, like 10s or 500ms  [10s; quick 2s]
+  --warmup T          warm-up before each measured load run              [5s; quick 1s]
+  --connections N     keep-alive connections of the load generator      [64]
+  --threads N         listener threads of the N-thread balancer run     [CPUs: ${availableParallelism()}]
+  --backends N        embedded backends, each a worker thread           [2]
+  --backend URL       an external backend instead (repeatable), e.g. http://127.0.0.1:9001
+  --load-threads N    load generator threads (piscina)                  [CPUs / 2, at least 1]
+  --cpu-prof DIR      profile each balancer process (node --cpu-prof) into DIR and print
+                      its hot spots; its figures are then inflated by the profiler
+  --only LIST         run only these sections: ${SECTIONS.join(', ')}
+  --help              this text
+
+Exit codes: 0 done (targets missed are reported, not failed), 1 a correctness check
+failed (round robin not exact, a request errored) or the bench itself failed, 2 bad flag.`;
+
+const FLAGS = {
+  quick: { type: 'boolean' },
+  json: { type: 'string' },
+  duration: { type: 'string' },
+  warmup: { type: 'string' },
+  connections: { type: 'string' },
+  threads: { type: 'string' },
+  backends: { type: 'string' },
+  backend: { type: 'string', multiple: true },
+  'load-threads': { type: 'string' },
+  'cpu-prof': { type: 'string' },
+  only: { type: 'string' },
+  help: { type: 'boolean' },
+} as const;
+
+export type ParsedBench = { readonly kind: 'help' } | { readonly kind: 'run'; readonly options: BenchOptions };
+
+export function parseBenchArgs(argv: readonly string[]): ParsedBench {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: false }));
+  } catch (error) {
+    throw new BenchUsageError(describeParseError(error));
+  }
+  if (values.help) return { kind: 'help' };
+
+  const quick = values.quick === true;
+  const cores = availableParallelism();
+  const backendUrls = (values.backend ?? []).map(origin);
+  const twice = backendUrls.find((url, i) => backendUrls.indexOf(url) !== i);
+  if (twice !== undefined) throw new BenchUsageError(`--backend ${twice} is given twice; each backend may appear once`);
+  if (backendUrls.length > 0 && values.backends !== undefined) {
+    throw new BenchUsageError(`--backends ${values.backends} cannot be combined with --backend: external backends replace the embedded ones`);
+  }
+  const connections = integer('--connections', values.connections, 64, 1, 100_000);
+  const loadThreads = integer('--load-threads', values['load-threads'], Math.max(1, Math.floor(cores / 2)), 1, 64);
+  if (connections < loadThreads) {
+    throw new BenchUsageError(`--connections ${connections} is fewer than --load-threads ${loadThreads}: each load thread needs at least one connection`);
+  }
+  const options: BenchOptions = {
+    quick,
+    json: values.json ?? null,
+    sections: sections(values.only),
+    durationMs: duration('--duration', values.duration, quick ? 2_000 : 10_000),
+    warmupMs: duration('--warmup', values.warmup, quick ? 1_000 : 5_000),
+    connections,
+    threads: integer('--threads', values.threads, cores, 1, 256),
+    backendCount: integer('--backends', values.backends, 2, 1, 64),
+    backendUrls,
+    loadThreads,
+    cpuProfDir: values['cpu-prof'] ?? null,
+    cores,
+  };
+  if (options.json === '') throw new BenchUsageError('--json needs a file name');
+  return { kind: 'run', options: Object.freeze(options) };
+}
+
+function describeParseError(error: unknown): string {
+  const message = (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+  const code = (error as { code?: string }).code;
+  const flag = /'(-[^' ]+)/.exec(message)?.[1] ?? '';
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown flag ${flag}; see --help for the flags there are`;
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return /argument missing/.test(message) ? `${flag} needs a value; see --help` : `${message}; see --help`;
+  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return `unexpected argument ${/'([^']*)'/.exec(message)?.[1] ?? ''}: every setting is a --flag; see --help`;
+  return `${message}; see --help`;
+}
+
+function integer(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new BenchUsageError(`${flag} ${JSON.stringify(raw)} is not allowed: expected a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function duration(flag: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|)$/.exec(raw.trim());
+  const unit = match?.[2] === 'ms' ? 1 : match?.[2] === 'm' ? 60_000 : 1_000;
+  const ms = match ? Math.round(Number(match[1]) * unit) : NaN;
+  if (!Number.isFinite(ms) || ms < 100 || ms > 600_000) {
+    throw new BenchUsageError(`${flag} ${JSON.stringify(raw)} is not allowed: expected a duration from 100ms to 10m, like 500ms, 10s or 1m (a bare number is seconds)`);
+  }
+  return ms;
+}
+
+function origin(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new BenchUsageError(`--backend ${JSON.stringify(raw)} is not allowed: expected an http URL like http://127.0.0.1:9001`);
+  }
+  if (url.protocol !== 'http:' || (url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
+    throw new BenchUsageError(`--backend ${JSON.stringify(raw)} is not allowed: expected only http://host:port`);
+  }
+  return url.origin;
+}
+
+function sections(raw: string | undefined): readonly Section[] {
+  if (raw === undefined) return SECTIONS;
+  const names = raw.split(',').map((name) => name.trim());
+  const unknown = names.find((name) => !SECTIONS.some((section) => section === name));
+  if (unknown !== undefined) throw new BenchUsageError(`--only ${JSON.stringify(raw)} is not allowed: ${JSON.stringify(unknown)} is not one of ${SECTIONS.join(', ')}`);
+  return SECTIONS.filter((section) => names.includes(section));
+}
