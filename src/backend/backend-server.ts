@@ -16,14 +16,17 @@ export function createBackendServer(): Server {
       hash.update(chunk);
     });
     req.on('end', () => {
+      const body = `hello from backend :${name} (${req.method} ${req.url})\n`;
+      // A known length, not chunked: what most real backends send for a small answer.
       res.writeHead(200, {
         'content-type': 'text/plain; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
         'x-backend': name,
         'x-received-method': req.method ?? '',
         'x-received-bytes': String(bytes),
         'x-received-sha256': hash.digest('hex'),
       });
-      res.end(`hello from backend :${name} (${req.method} ${req.url})\n`);
+      res.end(body);
     });
     req.on('error', () => res.destroy());
   });

@@ -26,6 +26,11 @@ export const VIA_NAME = 'switchyard';
 /** Names listed in Connection headers, lower-cased: those are hop-by-hop too. */
 function connectionNamed(values: readonly string[]): Set<string> | null {
   if (values.length === 0) return null;
+  // The usual values name no other header: no set to build on the hot path.
+  if (values.length === 1) {
+    const only = (values[0] as string).trim().toLowerCase();
+    if (only === 'keep-alive' || only === 'close') return null;
+  }
   const named = new Set<string>();
   for (const value of values) {
     for (const token of value.split(',')) {

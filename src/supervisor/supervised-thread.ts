@@ -2,7 +2,7 @@
  * @module The main thread's view of one worker thread (a listener or a backend): starts
  * it, waits until it listens, restarts it with backoff when it dies unasked, and stops it.
  */
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { ShutdownMessage, ThreadMessage, UsageMessage, UsageRequestMessage } from './messages.ts';
 
 const FIRST_BACKOFF_MS = 100;
@@ -23,6 +23,8 @@ export interface SupervisedThreadOptions {
   /** Fresh `workerData` for each start (a restart may need a different port). */
   readonly workerData: () => unknown;
   readonly log: (line: string) => void;
+  /** V8 heap limits for the thread (see Node's Worker resourceLimits). */
+  readonly resourceLimits?: ResourceLimits;
   /** Called after the thread died unasked, before it is started again. */
   readonly onDeath?: () => void;
 }
@@ -48,7 +50,7 @@ export class SupervisedThread {
 
   /** Starts the thread; resolves with the port it listens on, rejects if it dies first. */
   start(): Promise<number> {
-    const worker = new Worker(this.#options.entry, { workerData: this.#options.workerData() });
+    const worker = new Worker(this.#options.entry, { workerData: this.#options.workerData(), resourceLimits: this.#options.resourceLimits });
     this.#worker = worker;
     const startedAt = Date.now();
     return new Promise<number>((resolve, reject) => {

@@ -11,6 +11,14 @@ import { SupervisedThread } from './supervised-thread.ts';
 
 const BACKEND_ENTRY = new URL('../backend/backend-thread.ts', import.meta.url);
 const LISTENER_ENTRY = new URL('../listener/listener-thread.ts', import.meta.url);
+/**
+ * A listener allocates a little short-lived garbage per request at a high rate, and V8
+ * keeps enlarging the young generation of such a thread under sustained load: with the
+ * default limit `npm run bench` saw RSS grow 25-28% after warm-up (64 and 128 MB: the
+ * same). Capped at 32 MB it reaches its size during warm-up and RSS stays flat (+3%,
+ * +5.5%), at no measurable CPU cost (49-52 µs per request either way).
+ */
+const LISTENER_LIMITS = { maxYoungGenerationSizeMb: 32 } as const;
 
 export interface Balancer {
   readonly host: string;
@@ -56,6 +64,7 @@ export async function startBalancer(config: Config, { log = () => {} }: StartOpt
         new SupervisedThread({
           label: `listener ${listener}`,
           entry: LISTENER_ENTRY,
+          resourceLimits: LISTENER_LIMITS,
           workerData: (): ListenerThreadData => ({ config, buffer: state.buffer, listener, port, origins }),
           log,
           onDeath: () => {
