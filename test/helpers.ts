@@ -175,6 +175,8 @@ export interface RawClient {
   readUntil(until: (received: string) => boolean, what: string, timeoutMs?: number): Promise<string>;
   /** Resolves with everything received once the connection has closed; rejects after `timeoutMs`. */
   untilClosed(timeoutMs?: number): Promise<string>;
+  /** Cuts the connection at once, as a client that vanishes would. */
+  destroy(): void;
 }
 
 /** Opens a TCP connection to `port` on 127.0.0.1; it is destroyed when the test ends. */
@@ -236,6 +238,9 @@ export async function openRawClient(t: Cleanup, port: number): Promise<RawClient
     },
     readUntil: (until, what, timeoutMs = 5_000) => wait(() => until(received), what, timeoutMs, true),
     untilClosed: (timeoutMs = 5_000) => wait(() => closed, 'the server to close the connection', timeoutMs, false),
+    destroy: () => {
+      socket.destroy();
+    },
   };
 }
 

@@ -3,7 +3,7 @@
  * it, waits until it listens, restarts it with backoff when it dies unasked, and stops it.
  */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
-import type { ShutdownMessage, ThreadMessage, UsageMessage, UsageRequestMessage } from './messages.ts';
+import type { ShutdownMessage, ThreadMessage, UsageRequestMessage } from './messages.ts';
 
 const FIRST_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5_000;

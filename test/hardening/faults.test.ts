@@ -64,7 +64,7 @@ test('an embedded backend thread that dies is restarted on the same port', async
   const seen = new Set<string>();
   await waitFor(async () => {
     const res = await request(`${balancer.url}/`);
-    const body = await res.body.text();
+    await res.body.text();
     if (res.statusCode === 200) seen.add(String(res.headers['x-backend']));
     return seen.size === 2;
   }, 'both backends answering');

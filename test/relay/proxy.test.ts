@@ -3,13 +3,13 @@ import { fork } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { connect, createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import type { PeerAnswer, PeerCommand } from '../fixtures/bulk-peer.ts';
-import { deadPort, parseRawResponse, rawExchange, startTestBalancer, startUpstream, statusOf, waitFor, within, type TestUpstream } from '../helpers.ts';
+import { deadPort, openRawClient, parseRawResponse, rawExchange, startTestBalancer, startUpstream, statusOf, waitFor, within, type TestUpstream } from '../helpers.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -66,42 +66,6 @@ function lastReceived(upstream: TestUpstream): TestUpstream['received'][number] 
   const last = upstream.received.at(-1);
   assert.ok(last, 'the upstream received no request');
   return last;
-}
-
-/** A TCP connection the test can cut at any moment; destroyed when the test ends. */
-async function openSocket(t: TestContext, port: number): Promise<{ socket: Socket; received: () => string; until: (text: string) => Promise<void> }> {
-  const socket = connect(port, '127.0.0.1');
-  t.after(() => {
-    socket.destroy();
-  });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('error', reject);
-  });
-  socket.on('error', () => {});
-  let received = '';
-  socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
-  const until = (text: string): Promise<void> =>
-    within(
-      new Promise<void>((resolve, reject) => {
-        const stop = (): void => {
-          socket.off('data', check).off('close', check);
-        };
-        const check = (): void => {
-          if (received.includes(text)) {
-            stop();
-            resolve();
-          } else if (socket.destroyed) {
-            stop();
-            reject(new Error(`connection closed before ${JSON.stringify(text)} arrived; got ${JSON.stringify(received)}`));
-          }
-        };
-        socket.on('data', check).on('close', check);
-        check();
-      }),
-      `${JSON.stringify(text)} to reach the client`,
-    );
-  return { socket, received: () => received, until };
 }
 
 // --- bodies, every method ---------------------------------------------------------------
@@ -630,11 +594,11 @@ test('a client that disconnects mid-response aborts the upstream request and rel
     res.on('close', () => upstreamClosed.resolve(res.writableEnded));
   });
 
-  const client = await openSocket(t, balancer.port);
-  client.socket.write('GET /long HTTP/1.1\r\nHost: h\r\n\r\n');
-  await client.until('first-chunk');
+  const client = await openRawClient(t, balancer.port);
+  client.write('GET /long HTTP/1.1\r\nHost: h\r\n\r\n');
+  await client.readUntil((received) => received.includes('first-chunk'), 'the first chunk to reach the client');
   assert.equal(balancer.state.inFlight(0), 1);
-  client.socket.destroy();
+  client.destroy();
 
   assert.equal(await within(upstreamClosed.promise, 'the upstream response to be aborted'), false, 'the upstream response had ended');
   await waitFor(() => balancer.state.inFlight(0) === 0, 'the in-flight gauge to return to 0');
@@ -650,11 +614,11 @@ test('a client that disconnects mid-upload aborts the upstream request and relea
     res.on('close', () => upstreamAborted.resolve(req.complete));
   });
 
-  const client = await openSocket(t, balancer.port);
-  client.socket.write(`POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: ${10 * MiB}\r\n\r\n`);
-  client.socket.write(Buffer.alloc(64 * 1024, 0x61));
+  const client = await openRawClient(t, balancer.port);
+  client.write(`POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: ${10 * MiB}\r\n\r\n`);
+  client.write(Buffer.alloc(64 * 1024, 0x61));
   await within(upstreamGotData.promise, 'the first body bytes to reach the upstream');
-  client.socket.destroy();
+  client.destroy();
 
   assert.equal(await within(upstreamAborted.promise, 'the upstream request to be aborted'), false, 'the upstream request body was complete');
   await waitFor(() => balancer.state.inFlight(0) === 0, 'the in-flight gauge to return to 0');
