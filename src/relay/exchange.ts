@@ -126,7 +126,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (
       this.#resends >= MAX_RESENDS ||
       this.#res.headersSent ||
-      this.#options.body !== null ||
+      // A streamed body has been consumed; none, or one read whole (--max-body), can be sent again.
+      !(this.#options.body === null || Buffer.isBuffer(this.#options.body)) ||
       !IDEMPOTENT.has(this.#options.method) ||
       typeof code !== 'string' ||
       !STALE_CONNECTION.has(code)

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { connect, createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
+import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { rawExchange, startTestBalancer, startUpstream, statusOf } from '../helpers.ts';
 
@@ -180,5 +181,22 @@ test('a POST whose body was sent on a connection the upstream closed is not rese
     upstream.seen.filter((line) => line.startsWith('POST')),
     ['POST /order HTTP/1.1'],
     'the upstream saw the POST exactly once',
+  );
+});
+
+test('an idempotent request whose body was read whole (--max-body) is resent on a closed pooled connection too', async (t) => {
+  const upstream = await closingOnReuseUpstream(t);
+  const balancer = await startTestBalancer(t, ['--threads', '1', '--backend', upstream.origin, '--max-body', '1k']);
+  const first = await request(`${balancer.url}/warm`);
+  await first.body.text();
+  // Chunked, so with a body limit it is read before the backend is contacted, and a
+  // complete copy is at hand to send again.
+  const res = await request(`${balancer.url}/doc`, { method: 'PUT', body: Readable.from(['same ', 'bytes']) });
+  assert.equal(res.statusCode, 200);
+  assert.equal(await res.body.text(), 'ok');
+  assert.deepEqual(
+    upstream.seen.filter((line) => line.startsWith('PUT')),
+    ['PUT /doc HTTP/1.1', 'PUT /doc HTTP/1.1'],
+    'first on the reused connection the upstream closed, then once more on a new one',
   );
 });
