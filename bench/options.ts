@@ -1,14 +1,16 @@
 /**
  * @module The bench's command line (`npm run bench -- [flags]`), parsed and checked once.
- * A bad flag becomes a `BenchUsageError` whose one-line message names the flag, the
+ * A bad flag becomes a `UsageError` whose one-line message names the flag, the
  * value and what is allowed; run.ts prints it and exits with code 2.
  */
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { backendOrigin, describeParseError, duration, integer, UsageError } from '../src/config/flag-values.ts';
 
-export class BenchUsageError extends Error {
-  override readonly name = 'BenchUsageError';
-}
+export { UsageError };
+
+/** Load runs last at least 100 ms (a shorter one measures only its own start-up) and at most 10 minutes. */
+const BENCH_DURATIONS = { minMs: 100, maxMs: 600_000 };
 
 export const SECTIONS = ['race', 'picker', 'load', 'undici'] as const;
 export type Section = (typeof SECTIONS)[number];
@@ -74,29 +76,29 @@ export function parseBenchArgs(argv: readonly string[]): ParsedBench {
   try {
     ({ values } = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: false }));
   } catch (error) {
-    throw new BenchUsageError(describeParseError(error));
+    throw new UsageError(describeParseError(error));
   }
   if (values.help) return { kind: 'help' };
 
   const quick = values.quick === true;
   const cores = availableParallelism();
-  const backendUrls = (values.backend ?? []).map(origin);
+  const backendUrls = (values.backend ?? []).map((url) => backendOrigin(url));
   const twice = backendUrls.find((url, i) => backendUrls.indexOf(url) !== i);
-  if (twice !== undefined) throw new BenchUsageError(`--backend ${twice} is given twice; each backend may appear once`);
+  if (twice !== undefined) throw new UsageError(`--backend ${twice} is given twice; each backend may appear once`);
   if (backendUrls.length > 0 && values.backends !== undefined) {
-    throw new BenchUsageError(`--backends ${values.backends} cannot be combined with --backend: external backends replace the embedded ones`);
+    throw new UsageError(`--backends ${values.backends} cannot be combined with --backend: external backends replace the embedded ones`);
   }
   const connections = integer('--connections', values.connections, 64, 1, 100_000);
   const loadThreads = integer('--load-threads', values['load-threads'], Math.max(1, Math.floor(cores / 2)), 1, 64);
   if (connections < loadThreads) {
-    throw new BenchUsageError(`--connections ${connections} is fewer than --load-threads ${loadThreads}: each load thread needs at least one connection`);
+    throw new UsageError(`--connections ${connections} is fewer than --load-threads ${loadThreads}: each load thread needs at least one connection`);
   }
   const options: BenchOptions = {
     quick,
     json: values.json ?? null,
     sections: sections(values.only),
-    durationMs: duration('--duration', values.duration, quick ? 2_000 : 10_000),
-    warmupMs: duration('--warmup', values.warmup, quick ? 1_000 : 5_000),
+    durationMs: duration('--duration', values.duration, quick ? 2_000 : 10_000, BENCH_DURATIONS),
+    warmupMs: duration('--warmup', values.warmup, quick ? 1_000 : 5_000, BENCH_DURATIONS),
     connections,
     threads: integer('--threads', values.threads, cores, 1, 256),
     backendCount: integer('--backends', values.backends, 2, 1, 64),
@@ -105,57 +107,14 @@ export function parseBenchArgs(argv: readonly string[]): ParsedBench {
     cpuProfDir: values['cpu-prof'] ?? null,
     cores,
   };
-  if (options.json === '') throw new BenchUsageError('--json needs a file name');
+  if (options.json === '') throw new UsageError('--json needs a file name');
   return { kind: 'run', options: Object.freeze(options) };
-}
-
-function describeParseError(error: unknown): string {
-  const message = (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
-  const code = (error as { code?: string }).code;
-  const flag = /'(-[^' ]+)/.exec(message)?.[1] ?? '';
-  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown flag ${flag}; see --help for the flags there are`;
-  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return /argument missing/.test(message) ? `${flag} needs a value; see --help` : `${message}; see --help`;
-  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return `unexpected argument ${/'([^']*)'/.exec(message)?.[1] ?? ''}: every setting is a --flag; see --help`;
-  return `${message}; see --help`;
-}
-
-function integer(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {
-  if (raw === undefined) return fallback;
-  const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new BenchUsageError(`${flag} ${JSON.stringify(raw)} is not allowed: expected a whole number from ${min} to ${max}`);
-  }
-  return value;
-}
-
-function duration(flag: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|)$/.exec(raw.trim());
-  const unit = match?.[2] === 'ms' ? 1 : match?.[2] === 'm' ? 60_000 : 1_000;
-  const ms = match ? Math.round(Number(match[1]) * unit) : NaN;
-  if (!Number.isFinite(ms) || ms < 100 || ms > 600_000) {
-    throw new BenchUsageError(`${flag} ${JSON.stringify(raw)} is not allowed: expected a duration from 100ms to 10m, like 500ms, 10s or 1m (a bare number is seconds)`);
-  }
-  return ms;
-}
-
-function origin(raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new BenchUsageError(`--backend ${JSON.stringify(raw)} is not allowed: expected an http URL like http://127.0.0.1:9001`);
-  }
-  if (url.protocol !== 'http:' || (url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
-    throw new BenchUsageError(`--backend ${JSON.stringify(raw)} is not allowed: expected only http://host:port`);
-  }
-  return url.origin;
 }
 
 function sections(raw: string | undefined): readonly Section[] {
   if (raw === undefined) return SECTIONS;
   const names = raw.split(',').map((name) => name.trim());
   const unknown = names.find((name) => !SECTIONS.some((section) => section === name));
-  if (unknown !== undefined) throw new BenchUsageError(`--only ${JSON.stringify(raw)} is not allowed: ${JSON.stringify(unknown)} is not one of ${SECTIONS.join(', ')}`);
+  if (unknown !== undefined) throw new UsageError(`--only ${JSON.stringify(raw)} is not allowed: ${JSON.stringify(unknown)} is not one of ${SECTIONS.join(', ')}`);
   return SECTIONS.filter((section) => names.includes(section));
 }

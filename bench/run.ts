@@ -9,7 +9,7 @@ import { cpus } from 'node:os';
 import { Cleanup } from './cleanup.ts';
 import { runLoadSection, type LoadSection } from './load/load-section.ts';
 import { costReport, distributionReport, loadTargets } from './load/load-report.ts';
-import { BENCH_USAGE, BenchUsageError, parseBenchArgs, type BenchOptions } from './options.ts';
+import { BENCH_USAGE, UsageError, parseBenchArgs, type BenchOptions } from './options.ts';
 import { runPickerBench, pickerTable, type PickerBenchResult } from './picker.bench.ts';
 import { profileTable, summariseProfiles, type ProfileSummary } from './profile.ts';
 import { Progress } from './progress.ts';
@@ -51,7 +51,7 @@ function parse(): BenchOptions | null {
     }
     return parsed.options;
   } catch (error) {
-    if (!(error instanceof BenchUsageError)) throw error;
+    if (!(error instanceof UsageError)) throw error;
     console.error(`bench: ${error.message}`);
     process.exitCode = EXIT.USAGE;
     return null;
