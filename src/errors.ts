@@ -10,13 +10,11 @@ export const STATUS_BY_CODE = {
   REQUEST_TIMEOUT: 408,
   BODY_TOO_LARGE: 413,
   URI_TOO_LONG: 414,
-  HEADERS_TOO_LARGE: 431,
   /** nginx's code for a client that went away first; never sent, only counted. */
   CLIENT_CLOSED_REQUEST: 499,
   INTERNAL_ERROR: 500,
   UPSTREAM_FAILED: 502,
   NO_BACKEND: 503,
-  SHUTTING_DOWN: 503,
   UPSTREAM_TIMEOUT: 504,
 } as const;
 
@@ -33,11 +31,6 @@ export class SwitchyardError extends Error {
 
   get status(): number {
     return STATUS_BY_CODE[this.code];
-  }
-
-  /** What crosses a thread boundary: plain data, not an Error object. */
-  toJSON(): { code: ErrorCode; message: string } {
-    return { code: this.code, message: this.message };
   }
 
   /** Whether the client, not a backend, caused this: the backend is not to blame. */

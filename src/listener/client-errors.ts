@@ -5,7 +5,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { markClosing } from '../relay/error-response.ts';
+import { markClosing, oneLineBody } from '../relay/error-response.ts';
 
 const STATUS_BY_PARSER_CODE: Record<string, { status: number; reason: string }> = {
   HPE_HEADER_OVERFLOW: { status: 431, reason: 'request head exceeds the size limit' },
@@ -26,17 +26,16 @@ const STATUS_BY_PARSER_CODE: Record<string, { status: number; reason: string }> 
   HPE_PAUSED_H2_UPGRADE: { status: 400, reason: 'HTTP/2 is not served here; use HTTP/1.1' },
 };
 
-/** The status line and one-line body for a parser error code. */
-export function clientErrorResponse(code: string | undefined): { status: number; body: string } {
+/** The status and reason for a parser error code. */
+export function clientErrorResponse(code: string | undefined): { status: number; reason: string } {
   const known = code ? STATUS_BY_PARSER_CODE[code] : undefined;
-  const status = known?.status ?? 400;
-  const reason = known?.reason ?? `malformed request${code ? ` (${code})` : ''}`;
-  return { status, body: `${status} ${STATUS_CODES[status]}: ${reason}\n` };
+  return { status: known?.status ?? 400, reason: known?.reason ?? `malformed request${code ? ` (${code})` : ''}` };
 }
 
-/** Writes a raw HTTP/1.1 error response to `socket` and closes it. */
-export function rejectSocket(socket: Socket, status: number, body: string): void {
+/** Writes a raw HTTP/1.1 error response (status, one-line body) to `socket` and closes it. */
+export function rejectSocket(socket: Socket, status: number, reason: string): void {
   markClosing(socket);
+  const body = oneLineBody(status, reason);
   if (socket.writable) {
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +

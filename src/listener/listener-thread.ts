@@ -66,13 +66,13 @@ server.on('connection', (socket: Socket) => {
   socket.once('close', () => openSockets.delete(socket));
   // Node's own maxConnections drops the socket silently; a 503 tells the client why.
   if (openSockets.size > limits.maxConnections) {
-    rejectSocket(socket, 503, `503 Service Unavailable: this listener is at its limit of ${limits.maxConnections} connections\n`);
+    rejectSocket(socket, 503, `this listener is at its limit of ${limits.maxConnections} connections`);
   }
 });
 
 // CONNECT would make us a tunnel to anywhere: refused before it is parsed further.
 server.on('connect', (_req: IncomingMessage, socket: Socket) => {
-  rejectSocket(socket, 405, '405 Method Not Allowed: CONNECT is not relayed; switchyard is not a forward proxy\n');
+  rejectSocket(socket, 405, 'CONNECT is not relayed; switchyard is not a forward proxy');
 });
 
 server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
@@ -86,8 +86,8 @@ server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
     markClosing(socket);
     return void socket.destroySoon();
   }
-  const { status, body } = clientErrorResponse(error.code);
-  rejectSocket(socket, status, body);
+  const { status, reason } = clientErrorResponse(error.code);
+  rejectSocket(socket, status, reason);
 });
 
 function onResponseClosed(): void {

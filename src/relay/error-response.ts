@@ -22,9 +22,9 @@ export function isClosing(socket: Socket): boolean {
   return socket.destroyed || closing.has(socket);
 }
 
-/** The one-line body a client receives for `error`. */
-export function errorBody(error: SwitchyardError): string {
-  return `${error.status} ${STATUS_CODES[error.status] ?? 'Error'}: ${error.message}\n`;
+/** The one-line body of every response the balancer writes itself: `502 Bad Gateway: why`. */
+export function oneLineBody(status: number, reason: string): string {
+  return `${status} ${STATUS_CODES[status] ?? 'Error'}: ${reason}\n`;
 }
 
 /**
@@ -36,7 +36,7 @@ export function sendError(res: ServerResponse, error: SwitchyardError, close: bo
     res.destroy();
     return;
   }
-  const body = errorBody(error);
+  const body = oneLineBody(error.status, error.message);
   if (close) markClosing(res.socket as Socket);
   res.writeHead(error.status, {
     'content-type': 'text/plain; charset=utf-8',
