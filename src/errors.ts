@@ -1,20 +1,26 @@
 /**
- * @module The one error type of switchyard. Each code has one HTTP status and a short
- * one-line message that is safe to show a client (no stack, no internals).
+ * @module The one error type of switchyard and the one way it becomes a response. Each
+ * code has one HTTP status; the message is one line that is safe to show a client (no
+ * stack, no internals). Whether the refusal is written through node:http
+ * (relay/error-response.ts) or straight onto a raw socket (listener/client-errors.ts),
+ * its head comes from `errorHead` and its body from `oneLineBody`.
  */
+import { STATUS_CODES } from 'node:http';
 
 export const STATUS_BY_CODE = {
   BAD_REQUEST: 400,
-  MISDIRECTED_REQUEST: 421,
   METHOD_NOT_ALLOWED: 405,
   REQUEST_TIMEOUT: 408,
   BODY_TOO_LARGE: 413,
   URI_TOO_LONG: 414,
+  MISDIRECTED_REQUEST: 421,
+  HEADERS_TOO_LARGE: 431,
   /** nginx's code for a client that went away first; never sent, only counted. */
   CLIENT_CLOSED_REQUEST: 499,
   INTERNAL_ERROR: 500,
   UPSTREAM_FAILED: 502,
   NO_BACKEND: 503,
+  AT_CONNECTION_LIMIT: 503,
   UPSTREAM_TIMEOUT: 504,
 } as const;
 
@@ -23,10 +29,13 @@ export type ErrorCode = keyof typeof STATUS_BY_CODE;
 export class SwitchyardError extends Error {
   readonly code: ErrorCode;
   override readonly name = 'SwitchyardError';
+  /** Sent as Retry-After (seconds) when set. */
+  readonly retryAfterSeconds: number | null;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
     super(message, options);
     this.code = code;
+    this.retryAfterSeconds = options?.retryAfterSeconds ?? null;
   }
 
   get status(): number {
@@ -35,6 +44,22 @@ export class SwitchyardError extends Error {
 
   /** Whether the client, not a backend, caused this: the backend is not to blame. */
   get clientCaused(): boolean {
-    return this.status < 500 && this.code !== 'NO_BACKEND';
+    return this.status < 500;
   }
+}
+
+/** The one-line body of every response the balancer writes itself: `502 Bad Gateway: why`. */
+export function oneLineBody(status: number, reason: string): string {
+  return `${status} ${STATUS_CODES[status] ?? 'Error'}: ${reason}\n`;
+}
+
+/** The headers of the balancer's own response for `error` whose body is `body`. */
+export function errorHead(error: SwitchyardError, body: string, close: boolean): Record<string, string | number> {
+  return {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'x-switchyard-error': error.code,
+    ...(error.retryAfterSeconds === null ? {} : { 'retry-after': error.retryAfterSeconds }),
+    ...(close ? { connection: 'close' } : {}),
+  };
 }

@@ -1,14 +1,19 @@
 /**
  * @module The command-line entry: `node src/main.ts [flags]` (what `npm start` runs).
- * Parses flags, starts the balancer, prints where everything listens, and turns SIGINT
- * and SIGTERM into a graceful drain.
+ * Parses flags, starts the demo backends when no --backend is given, starts the
+ * balancer, prints where everything listens, and turns SIGINT and SIGTERM into a
+ * graceful drain. Lifecycle lines go to stdout; backend state changes and thread
+ * failures to stderr.
  */
+import { startDemoBackends, type DemoBackends } from '../demo/demo-backends.ts';
 import { parseCli, USAGE, UsageError } from './config/cli.ts';
+import type { Config } from './config/config.ts';
 import { hostForUrl, startBalancer } from './supervisor/supervisor.ts';
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, ABORTED_AT_DEADLINE: 3 } as const;
 
 const log = (line: string): void => console.log(`switchyard: ${line}`);
+const logEvent = (line: string): void => console.error(`switchyard: ${line}`);
 
 async function main(argv: readonly string[]): Promise<void> {
   let parsed;
@@ -24,13 +29,19 @@ async function main(argv: readonly string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const { config } = parsed;
+  let config: Config = parsed.config;
 
+  let demo: DemoBackends | null = null;
   let balancer;
   try {
-    balancer = await startBalancer(config, { log });
+    if (config.backends.length === 0) {
+      demo = await startDemoBackends({ host: config.host, port: config.port, count: config.spawnBackends, log });
+      config = { ...config, backends: demo.origins.map((origin) => ({ origin, weight: 1 })) };
+    }
+    balancer = await startBalancer(config, { log, logEvent });
   } catch (error) {
     console.error(`switchyard: ${error instanceof Error ? error.message : String(error)}`);
+    await demo?.stop();
     process.exitCode = EXIT.FAILED;
     return;
   }
@@ -41,7 +52,11 @@ async function main(argv: readonly string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     log(`${signal}: draining in-flight requests (up to ${config.shutdownTimeoutMs / 1000}s)`);
-    balancer.stop().then(
+    const stopped = balancer.stop().then(async (aborted) => {
+      await demo?.stop();
+      return aborted;
+    });
+    stopped.then(
       (aborted) => {
         if (aborted > 0) {
           log(`stopped; ${aborted} request${aborted === 1 ? ' was' : 's were'} still running at the deadline and aborted`);
@@ -59,10 +74,11 @@ async function main(argv: readonly string[]): Promise<void> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   // Only now: whoever waits for this line may signal us at once.
-  const backends = balancer.origins.length;
+  const backends = config.backends.map(({ origin, weight }) => `${origin} (weight ${weight})`);
   log(
     `listening on http://${hostForUrl(balancer.host)}:${balancer.port} ` +
-      `(${config.threads} listener thread${config.threads === 1 ? '' : 's'}, ${config.algorithm} over ${backends} backend${backends === 1 ? '' : 's'})`,
+      `(${config.threads} listener thread${config.threads === 1 ? '' : 's'}, ${config.routing.algorithm} over ` +
+      `${backends.length} backend${backends.length === 1 ? '' : 's'}: ${backends.join(', ')})`,
   );
 }
 

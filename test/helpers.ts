@@ -10,6 +10,7 @@ import type { TestContext } from 'node:test';
 import { parseCli } from '../src/config/cli.ts';
 import type { Config } from '../src/config/config.ts';
 import { startBalancer, type Balancer } from '../src/supervisor/supervisor.ts';
+import { startDemoBackends, type DemoBackends } from '../demo/demo-backends.ts';
 
 type Cleanup = Pick<TestContext, 'after'>;
 
@@ -20,11 +21,31 @@ export function configFrom(args: readonly string[]): Config {
   return parsed.config;
 }
 
-/** Starts the real balancer (listener threads, shared state) in this process. */
-export async function startTestBalancer(t: Cleanup, args: readonly string[]): Promise<Balancer & { url: string }> {
-  const balancer = await startBalancer(configFrom(args));
+export type TestBalancer = Balancer & {
+  readonly url: string;
+  /** The demo backends started because `args` named no --backend (as `npm start` does); null otherwise. */
+  readonly demo: DemoBackends | null;
+  /** Every line the balancer logged (state changes included), in order. */
+  readonly logged: string[];
+};
+
+/**
+ * Starts the real balancer (listener threads, shared state, control plane) in this
+ * process. Without --backend in `args`, demo backends are started first, as `npm start`
+ * does.
+ */
+export async function startTestBalancer(t: Cleanup, args: readonly string[]): Promise<TestBalancer> {
+  let config = configFrom(args);
+  let demo: DemoBackends | null = null;
+  if (config.backends.length === 0) {
+    demo = await startDemoBackends({ host: config.host, port: 0, count: config.spawnBackends });
+    t.after(() => demo?.stop());
+    config = { ...config, backends: demo.origins.map((origin) => ({ origin, weight: 1 })) };
+  }
+  const logged: string[] = [];
+  const balancer = await startBalancer(config, { log: (line) => logged.push(line) });
   t.after(() => balancer.stop(2_000));
-  return Object.assign(balancer, { url: `http://127.0.0.1:${balancer.port}` });
+  return Object.assign(balancer, { url: `http://127.0.0.1:${balancer.port}`, demo, logged });
 }
 
 export interface TestUpstream {

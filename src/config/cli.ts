@@ -6,45 +6,16 @@
 import { availableParallelism } from 'node:os';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
-import { ALGORITHMS, type Algorithm } from '../picker/picker.ts';
+import { MAX_WEIGHT } from '../shared/layout.ts';
 import { DEFAULTS, type Config } from './config.ts';
-import { backendOrigin, describeParseError, duration, integer, size, UsageError } from './flag-values.ts';
+import { backendSpec, describeParseError, duration, integer, size, UsageError } from './flag-values.ts';
+import { ejectionConfig, healthConfig, routingConfig } from './routing-flags.ts';
 
 export { UsageError };
+export { USAGE } from './usage.ts';
 
-export const USAGE = `Usage: switchyard [flags]   (npm start -- [flags], or node src/main.ts [flags])
-
-A multi-threaded HTTP load balancer whose routing state lives in shared memory.
-
-  --port P                   balancer port, 0 = ephemeral                      [${DEFAULTS.port}]
-  --host H                   balancer address                                   [${DEFAULTS.host}]
-  --backend URL              external upstream http://host:port, repeatable;
-                             when given, no embedded backends start
-  --spawn-backends N         embedded worker-thread backends on port+1..port+N  [${DEFAULTS.spawnBackends}]
-  --threads N                listener threads sharing the port (reusePort)     [CPUs: ${availableParallelism()}]
-  --algorithm NAME           ${ALGORITHMS.join(', ')}                                        [${DEFAULTS.algorithm}]
-
-Timeouts (a number with ms, s or m; a bare number is seconds):
-  --connect-timeout T        upstream TCP connect, else 504                    [${DEFAULTS.upstream.connectMs / 1000}s]
-  --upstream-timeout T       upstream response headers, else 504               [${DEFAULTS.upstream.headersMs / 1000}s]
-  --upstream-idle-timeout T  silence inside an upstream response body, else
-                             the client response is aborted                    [${DEFAULTS.upstream.bodyIdleMs / 1000}s]
-  --client-header-timeout T  whole request head from a client, else 408        [${DEFAULTS.client.headersTimeoutMs / 1000}s]
-  --client-body-timeout T    silence inside a request body, else 408           [${DEFAULTS.client.bodyIdleMs / 1000}s]
-  --keep-alive-timeout T     idle client keep-alive connection is closed       [${DEFAULTS.client.keepAliveMs / 1000}s]
-  --shutdown-timeout T       SIGTERM/SIGINT: time in-flight requests get        [${DEFAULTS.shutdownTimeoutMs / 1000}s]
-
-Limits (bytes; k, m or g suffixes allowed):
-  --max-header-size B        request line + headers, else 431                  [${DEFAULTS.client.maxHeaderBytes / 1024}k]
-  --max-url-length B         request target, else 414                          [${DEFAULTS.client.maxUrlBytes / 1024}k]
-  --max-body B               request body, else 413                            [no limit]
-  --max-connections N        open client connections per listener thread       [${DEFAULTS.client.maxConnections}]
-
-  --help                     this text
-
-Prints "listening on http://HOST:PORT" once every listener accepts. Exit codes: 0 clean
-stop, 1 failed to start or crashed, 2 bad flag, 3 stopped with requests aborted at the
-shutdown deadline.`;
+/** Above this, rebuilding a weighted schedule or hash table per generation gets slow. */
+const MAX_SLOTS = 1024;
 
 const OPTIONS = {
   port: { type: 'string' },
@@ -52,7 +23,23 @@ const OPTIONS = {
   backend: { type: 'string', multiple: true },
   'spawn-backends': { type: 'string' },
   threads: { type: 'string' },
+  'max-backends': { type: 'string' },
   algorithm: { type: 'string' },
+  'hash-key': { type: 'string' },
+  'hash-balance-factor': { type: 'string' },
+  'sticky-cookie': { type: 'string' },
+  'sticky-secret': { type: 'string' },
+  retries: { type: 'string' },
+  'slow-start': { type: 'string' },
+  'health-path': { type: 'string' },
+  'health-interval': { type: 'string' },
+  'health-timeout': { type: 'string' },
+  'health-fall': { type: 'string' },
+  'health-rise': { type: 'string' },
+  'eject-after': { type: 'string' },
+  'eject-on-5xx': { type: 'boolean' },
+  'eject-time': { type: 'string' },
+  'max-ejected': { type: 'string' },
   'connect-timeout': { type: 'string' },
   'upstream-timeout': { type: 'string' },
   'upstream-idle-timeout': { type: 'string' },
@@ -69,25 +56,32 @@ const OPTIONS = {
 
 export type CliResult = { readonly kind: 'help' } | { readonly kind: 'run'; readonly config: Config };
 
-export function parseCli(argv: readonly string[]): CliResult {
-  let values;
+export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): CliResult {
+  let parsed;
   try {
-    ({ values } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false }));
+    parsed = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false, tokens: true });
   } catch (error) {
     throw new UsageError(describeParseError(error));
   }
+  const { values, tokens } = parsed;
   if (values.help) return { kind: 'help' };
+  refuseRepeatedFlags(tokens);
 
   const port = integer('--port', values.port, DEFAULTS.port, 0, 65535);
-  const backends = (values.backend ?? []).map((url) => backendOrigin(url));
-  const duplicate = backends.find((origin, i) => backends.indexOf(origin) !== i);
-  if (duplicate) throw new UsageError(`--backend ${duplicate} is given twice; each upstream may appear once`);
+  const backends = (values.backend ?? []).map((raw) => backendSpec(raw, MAX_WEIGHT));
+  const duplicate = backends.find((backend, i) => backends.findIndex((other) => other.origin === backend.origin) !== i);
+  if (duplicate) throw new UsageError(`--backend ${duplicate.origin} is given twice; each backend may appear once`);
   if (backends.length > 0 && values['spawn-backends'] !== undefined) {
-    throw new UsageError(`--spawn-backends ${values['spawn-backends']} cannot be combined with --backend: external backends replace the embedded ones`);
+    throw new UsageError(`--spawn-backends ${values['spawn-backends']} cannot be combined with --backend: external backends replace the demo ones`);
   }
   const spawnBackends = integer('--spawn-backends', values['spawn-backends'], DEFAULTS.spawnBackends, 1, 64);
   if (backends.length === 0 && port !== 0 && port + spawnBackends > 65535) {
     throw new UsageError(`--spawn-backends ${spawnBackends} with --port ${port} needs ports up to ${port + spawnBackends}; the highest port is 65535`);
+  }
+  const given = backends.length > 0 ? backends.length : spawnBackends;
+  const maxBackends = integer('--max-backends', values['max-backends'], Math.max(DEFAULTS.maxBackends, given), 1, MAX_SLOTS);
+  if (maxBackends < given) {
+    throw new UsageError(`--max-backends ${maxBackends} is not allowed: ${given} backends are given, so at least ${given} slots are needed`);
   }
   const config: Config = {
     host: host(values.host),
@@ -95,7 +89,10 @@ export function parseCli(argv: readonly string[]): CliResult {
     backends,
     spawnBackends,
     threads: integer('--threads', values.threads, availableParallelism(), 1, 256),
-    algorithm: algorithm(values.algorithm),
+    maxBackends,
+    routing: routingConfig(values, env),
+    health: healthConfig(values),
+    ejection: ejectionConfig(values),
     upstream: {
       connectMs: duration('--connect-timeout', values['connect-timeout'], DEFAULTS.upstream.connectMs),
       headersMs: duration('--upstream-timeout', values['upstream-timeout'], DEFAULTS.upstream.headersMs),
@@ -118,17 +115,23 @@ export function parseCli(argv: readonly string[]): CliResult {
   return { kind: 'run', config: deepFreeze(config) };
 }
 
+/** A flag given twice would silently take its last value: only --backend repeats. */
+function refuseRepeatedFlags(tokens: ReadonlyArray<{ kind: string; name?: string; value?: string | undefined }>): void {
+  const seen = new Map<string, string | undefined>();
+  for (const token of tokens) {
+    if (token.kind !== 'option' || token.name === undefined || token.name === 'backend') continue;
+    if (seen.has(token.name)) {
+      const values = [seen.get(token.name), token.value].map((value) => (value === undefined ? '(no value)' : JSON.stringify(value)));
+      throw new UsageError(`--${token.name} is given twice (${values.join(' and ')}); give each flag once`);
+    }
+    seen.set(token.name, token.value);
+  }
+}
+
 function host(raw: string | undefined): string {
   if (raw === undefined) return DEFAULTS.host;
   if (isIP(raw) !== 0 || /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(raw)) return raw;
   throw new UsageError(`--host ${JSON.stringify(raw)} is not allowed: expected an IP address or a host name`);
-}
-
-function algorithm(raw: string | undefined): Algorithm {
-  if (raw === undefined) return DEFAULTS.algorithm;
-  const known = ALGORITHMS.find((name) => name === raw);
-  if (known) return known;
-  throw new UsageError(`--algorithm ${JSON.stringify(raw)} is not allowed: expected one of ${ALGORITHMS.join(', ')}`);
 }
 
 function deepFreeze<T extends object>(value: T): T {

@@ -2,7 +2,7 @@
  * @module The validated, frozen configuration every thread runs with, and its defaults.
  * It is plain data so that it crosses into worker threads as `workerData` unchanged.
  */
-import type { Algorithm } from '../picker/picker.ts';
+import type { AlgorithmName } from '../routing/algorithms/names.ts';
 
 export interface UpstreamTimeouts {
   /** TCP connect to a backend (nginx proxy_connect_timeout, HAProxy timeout connect). */
@@ -30,15 +30,69 @@ export interface ClientLimits {
   readonly maxConnections: number;
 }
 
+export interface BackendConfig {
+  /** `http://host:port`: the backend's identity in the slot table. */
+  readonly origin: string;
+  /** Relative weight, 1..1000. */
+  readonly weight: number;
+}
+
+/** What consistent hashing hashes (--hash-key). */
+export type HashKeySpec =
+  | { readonly from: 'ip' }
+  | { readonly from: 'path' }
+  | { readonly from: 'header' | 'cookie' | 'query'; readonly name: string };
+
+export interface RoutingConfig {
+  readonly algorithm: AlgorithmName;
+  readonly hashKey: HashKeySpec;
+  /** Bounded-load consistent hashing: no backend above this x the mean load; 0 = off. */
+  readonly hashBalanceFactor: number;
+  /** Session persistence on top of the algorithm; null = off. */
+  readonly sticky: { readonly cookie: string; readonly secret: string } | null;
+  /** Tries on other backends after a failed attempt. */
+  readonly retries: number;
+  /** Linear ramp of a rejoined or added backend's share from 10% to 100%; 0 = off. */
+  readonly slowStartMs: number;
+}
+
+/** Active health checks: one probe per interval per backend, from the main thread. */
+export interface HealthCheckConfig {
+  readonly path: string;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  /** Consecutive failed probes that mark a backend down. */
+  readonly fall: number;
+  /** Consecutive passed probes that mark it up (and end an ejection that ran out). */
+  readonly rise: number;
+}
+
+/** Passive health: ejection on failures of real traffic. */
+export interface EjectionConfig {
+  /** Consecutive failures that eject; 0 = never. */
+  readonly after: number;
+  /** Count 5xx responses as failures too. */
+  readonly on5xx: boolean;
+  /** First ejection; doubles per consecutive ejection up to 5 minutes. */
+  readonly timeMs: number;
+  /** At most this share of the active backends ejected at once, percent. */
+  readonly maxPercent: number;
+}
+
 export interface Config {
   readonly host: string;
   /** 0 means ephemeral. */
   readonly port: number;
-  /** External upstream origins (`http://host:port`); empty means embedded backends. */
-  readonly backends: readonly string[];
+  /** External backends; empty means the embedded demo backends (src/main.ts starts them). */
+  readonly backends: readonly BackendConfig[];
   readonly spawnBackends: number;
   readonly threads: number;
-  readonly algorithm: Algorithm;
+  /** Slot capacity of the shared table (--max-backends). */
+  readonly maxBackends: number;
+  readonly routing: RoutingConfig;
+  /** null: passive checks only. */
+  readonly health: HealthCheckConfig | null;
+  readonly ejection: EjectionConfig;
   readonly upstream: UpstreamTimeouts;
   readonly client: ClientLimits;
   /** How long SIGTERM/SIGINT waits for in-flight requests before aborting them. */
@@ -49,7 +103,17 @@ export const DEFAULTS = {
   host: '127.0.0.1',
   port: 8080,
   spawnBackends: 2,
-  algorithm: 'round-robin',
+  maxBackends: 64,
+  routing: {
+    algorithm: 'round-robin',
+    hashKey: { from: 'ip' },
+    hashBalanceFactor: 0,
+    sticky: null,
+    retries: 2,
+    slowStartMs: 0,
+  },
+  health: { intervalMs: 2_000, timeoutMs: 1_000, fall: 3, rise: 2 },
+  ejection: { after: 3, on5xx: false, timeMs: 10_000, maxPercent: 50 },
   upstream: { connectMs: 5_000, headersMs: 30_000, bodyIdleMs: 30_000 },
   client: {
     headersTimeoutMs: 10_000,
@@ -61,4 +125,4 @@ export const DEFAULTS = {
     maxConnections: 10_000,
   },
   shutdownTimeoutMs: 15_000,
-} as const satisfies Omit<Config, 'threads' | 'backends'>;
+} as const satisfies Omit<Config, 'threads' | 'backends' | 'health'> & { health: Omit<HealthCheckConfig, 'path'> };

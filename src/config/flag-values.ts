@@ -36,18 +36,40 @@ export function integer(flag: string, raw: string | undefined, fallback: number,
   return value;
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, '': 1000 };
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, '': 1000 };
 export function duration(flag: string, raw: string | undefined, fallback: number, { minMs = 1, maxMs = 24 * 3600 * 1000 } = {}): number {
   if (raw === undefined) return fallback;
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|)$/.exec(raw.trim());
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|)$/.exec(raw.trim());
   const ms = match ? Math.round(Number(match[1]) * (DURATION_UNITS[match[2] ?? ''] ?? NaN)) : NaN;
   if (!Number.isFinite(ms) || ms < minMs || ms > maxMs) {
-    throw new UsageError(`${flag} ${JSON.stringify(raw)} is not allowed: expected a duration from ${spell(minMs)} to ${spell(maxMs)}, like 500ms, 5s or 2m (a bare number is seconds)`);
+    throw new UsageError(`${flag} ${JSON.stringify(raw)} is not allowed: expected a duration from ${spell(minMs)} to ${spell(maxMs)}, like 500ms, 5s, 2m or 1h (a bare number is seconds)`);
   }
   return ms;
 }
 
+/** A percentage, `50%` or `50`, from 0 to 100. */
+export function percent(flag: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const match = /^(\d+(?:\.\d+)?)%?$/.exec(raw.trim());
+  const value = match ? Number(match[1]) : NaN;
+  if (!Number.isFinite(value) || value > 100) {
+    throw new UsageError(`${flag} ${JSON.stringify(raw)} is not allowed: expected a percentage from 0% to 100%, like 50%`);
+  }
+  return value;
+}
+
+/** A decimal number: 0 (off), or from `min` to `max`. */
+export function factor(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const value = /^\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!Number.isFinite(value) || (value !== 0 && (value < min || value > max))) {
+    throw new UsageError(`${flag} ${JSON.stringify(raw)} is not allowed: expected 0 (off) or a number from ${min} to ${max}, like 1.25`);
+  }
+  return value;
+}
+
 function spell(ms: number): string {
+  if (ms === 0) return '0';
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
   if (ms % 60_000 === 0) return `${ms / 60_000}m`;
   if (ms % 1000 === 0) return `${ms / 1000}s`;
@@ -66,9 +88,26 @@ export function size(flag: string, raw: string | undefined, fallback: number, mi
   return bytes;
 }
 
-export function backendOrigin(raw: string): string {
+/** `URL[,weight=N]`: a backend and its weight (1 when not given). */
+export function backendSpec(raw: string, maxWeight: number): { origin: string; weight: number } {
+  const comma = raw.indexOf(',');
+  if (comma < 0) return { origin: backendOrigin(raw), weight: 1 };
+  const origin = backendOrigin(raw.slice(0, comma), raw);
+  const option = raw.slice(comma + 1);
+  const match = /^weight=(\d+)$/.exec(option);
+  const weight = match ? Number(match[1]) : NaN;
+  if (!match) {
+    throw new UsageError(`--backend ${JSON.stringify(raw)} is not allowed: expected URL or URL,weight=N (got ${JSON.stringify(option)} after the comma)`);
+  }
+  if (!Number.isSafeInteger(weight) || weight < 1 || weight > maxWeight) {
+    throw new UsageError(`--backend ${JSON.stringify(raw)} is not allowed: weight must be a whole number from 1 to ${maxWeight}`);
+  }
+  return { origin, weight };
+}
+
+export function backendOrigin(raw: string, given = raw): string {
   const reject = (why: string): never => {
-    throw new UsageError(`--backend ${JSON.stringify(raw)} is not allowed: ${why}`);
+    throw new UsageError(`--backend ${JSON.stringify(given)} is not allowed: ${why}`);
   };
   let url: URL;
   try {

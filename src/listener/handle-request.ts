@@ -1,30 +1,39 @@
 /**
  * @module The path of one client request inside a listener thread: refuse what must be
- * refused, pick a backend from shared state, then hand the exchange to the relay.
+ * refused, read what routing needs from it (hash key, sticky pin), then hand it to an
+ * exchange, which picks a backend from shared state and relays.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ClientLimits } from '../config/config.ts';
+import type { ClientLimits, HashKeySpec } from '../config/config.ts';
 import { SwitchyardError } from '../errors.ts';
-import type { Picker } from '../picker/picker.ts';
 import { sendError } from '../relay/error-response.ts';
-import { Exchange, type RelayContext } from '../relay/exchange.ts';
+import { Exchange } from '../relay/exchange.ts';
+import type { RelayContext } from '../relay/relay-context.ts';
 import { declaredTooLarge, hasBody, mustBuffer, readLimited, streamBody } from '../relay/request-body.ts';
+import { hashKeyOf } from '../routing/hash-key.ts';
+import type { RouteRequest } from '../routing/selector.ts';
 import { guardRequest } from './request-guard.ts';
 
 export interface RequestHandlerOptions {
   readonly context: RelayContext;
-  readonly picker: Picker;
   readonly limits: ClientLimits;
+  /** What consistent hashing hashes; null when the algorithm needs no key. */
+  readonly hashKey: HashKeySpec | null;
   readonly log: (line: string) => void;
 }
 
-export function createRequestHandler({ context, picker, limits, log }: RequestHandlerOptions) {
+export function createRequestHandler({ context, limits, hashKey, log }: RequestHandlerOptions) {
   const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer | null): void => {
     if (res.destroyed) return;
-    const backend = picker.pick();
-    if (backend < 0) return sendError(res, new SwitchyardError('NO_BACKEND', 'no backend is available'), !req.complete);
+    const route: RouteRequest = {
+      key: hashKey === null ? null : hashKeyOf(req, hashKey),
+      tried: [],
+      attempt: 0,
+      now: 0,
+      pinned: context.sticky === null ? -1 : context.sticky.pinnedSlot(req.headers.cookie),
+    };
     const upstreamBody = body ?? (hasBody(req) ? streamBody(req, limits) : null);
-    new Exchange(req, res, backend, context, upstreamBody).start();
+    new Exchange(req, res, context, route, upstreamBody).start();
   };
 
   return function handleRequest(req: IncomingMessage, res: ServerResponse): void {

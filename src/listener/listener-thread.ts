@@ -7,23 +7,23 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
-import { createPicker } from '../picker/picker.ts';
-import { isClosing, markClosing } from '../relay/error-response.ts';
-import type { RelayContext } from '../relay/exchange.ts';
-import { SharedState } from '../shared/layout.ts';
+import { SwitchyardError } from '../errors.ts';
 import { answerUsageRequests } from '../supervisor/thread-reports.ts';
 import type { DrainedMessage, ListenerThreadData, ListeningMessage, StoppedAcceptingMessage, SupervisorMessage } from '../supervisor/messages.ts';
-import { UpstreamPools } from '../upstream/upstream-pools.ts';
-import { clientErrorResponse, rejectSocket } from './client-errors.ts';
+import { SharedState } from '../shared/shared-state.ts';
+import { parserRefusal, rejectSocket } from './client-errors.ts';
+import { isClosing, markClosing } from './closing-connections.ts';
 import { createRequestHandler } from './handle-request.ts';
+import { createRelayContext } from './relay-setup.ts';
 
-const { config, buffer, listener, port, origins } = workerData as ListenerThreadData;
+const { config, buffer, listener, port } = workerData as ListenerThreadData;
 const limits = config.client;
 const state = new SharedState(buffer);
-const pools = new UpstreamPools(origins, config.upstream);
-const context: RelayContext = { state, listener, pools };
+const context = createRelayContext(config, state, listener);
+const { pools } = context;
 const log = (line: string): void => console.error(`switchyard: listener ${listener}: ${line}`);
-const handleRequest = createRequestHandler({ context, picker: createPicker(config.algorithm, state), limits, log });
+const hashKey = config.routing.algorithm === 'consistent-hash' ? config.routing.hashKey : null;
+const handleRequest = createRequestHandler({ context, limits, hashKey, log });
 
 // Last resort. Every known failure is handled where it happens; an unknown one costs the
 // request it hit (its socket is gone with it), never the thread and its other clients.
@@ -52,7 +52,7 @@ const server = createServer(
   (req: IncomingMessage, res: ServerResponse) => {
     if (isClosing(req.socket)) return; // pipelined behind a refusal; never processed
     served.add(req.socket);
-    state.requestReceived(listener);
+    state.listenerBump(listener, 'requests');
     active++;
     res.once('close', onResponseClosed);
     if (draining) res.shouldKeepAlive = false;
@@ -61,18 +61,18 @@ const server = createServer(
 );
 
 server.on('connection', (socket: Socket) => {
-  state.connectionAccepted(listener);
+  state.listenerBump(listener, 'connections');
   openSockets.add(socket);
   socket.once('close', () => openSockets.delete(socket));
   // Node's own maxConnections drops the socket silently; a 503 tells the client why.
   if (openSockets.size > limits.maxConnections) {
-    rejectSocket(socket, 503, `this listener is at its limit of ${limits.maxConnections} connections`);
+    rejectSocket(socket, new SwitchyardError('AT_CONNECTION_LIMIT', `this listener is at its limit of ${limits.maxConnections} connections`));
   }
 });
 
 // CONNECT would make us a tunnel to anywhere: refused before it is parsed further.
 server.on('connect', (_req: IncomingMessage, socket: Socket) => {
-  rejectSocket(socket, 405, 'CONNECT is not relayed; switchyard is not a forward proxy');
+  rejectSocket(socket, new SwitchyardError('METHOD_NOT_ALLOWED', 'CONNECT is not relayed; switchyard is not a forward proxy'));
 });
 
 server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
@@ -86,8 +86,7 @@ server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
     markClosing(socket);
     return void socket.destroySoon();
   }
-  const { status, reason } = clientErrorResponse(error.code);
-  rejectSocket(socket, status, reason);
+  rejectSocket(socket, parserRefusal(error.code));
 });
 
 function onResponseClosed(): void {

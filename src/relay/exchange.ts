@@ -1,53 +1,62 @@
 /**
- * @module One proxied request and its response: sends the client's request to the picked
- * backend through that backend's undici pool, and relays the response back as it
- * streams, with backpressure both ways. Every way it can end releases the backend's
- * in-flight count exactly once.
+ * @module One proxied request and its response, over as many attempts as it takes: the
+ * selector picks a backend, the request goes out through that backend's undici pool,
+ * and the response is relayed back as it streams, with backpressure both ways.
+ *
+ * Each attempt's outcome is recorded in shared memory (passive health, latency), and a
+ * failed attempt is retried on another backend when nothing can have been processed:
+ * no connection was made (any method, if the body can be sent again), or, for an
+ * idempotent request whose body is none or held whole, the connection died before any
+ * response byte. A request whose bytes may have reached a backend is never sent twice.
+ * Every way an attempt ends releases its in-flight counts exactly once.
  */
 import type { Readable } from 'node:stream';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
 import { SwitchyardError } from '../errors.ts';
-import type { SharedState } from '../shared/layout.ts';
-import type { UpstreamPools } from '../upstream/upstream-pools.ts';
-import { upstreamError } from '../upstream/upstream-errors.ts';
+import { recordLatency } from '../routing/latency.ts';
+import { now } from '../shared/clock.ts';
+import { failureCode, failurePhase, upstreamError } from '../upstream/upstream-errors.ts';
+import type { RouteRequest } from '../routing/selector.ts';
 import { sendError } from './error-response.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './proxy-headers.ts';
+import type { RelayContext } from './relay-context.ts';
 
-/** What every exchange of one listener thread shares. */
-export interface RelayContext {
-  readonly state: SharedState;
-  readonly listener: number;
-  readonly pools: UpstreamPools;
-}
-
-/** Methods that may be sent again when a reused upstream connection turns out to be
- * closed before any response byte came back (RFC 9110 section 9.2.2). */
+/** Methods that may be sent again when the connection died before any response byte
+ * (RFC 9110 section 9.2.2). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 /** Errors that mean "the connection died under the request", not "the backend answered badly";
- * resent only on a reused connection (see #mayResend). */
+ * resent to the same backend only on a reused connection (see #mayResend). */
 const STALE_CONNECTION = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 const MAX_RESENDS = 2;
 
 export class Exchange implements Dispatcher.DispatchHandler {
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
-  readonly #backend: number;
   readonly #context: RelayContext;
+  readonly #route: RouteRequest;
   readonly #options: Dispatcher.DispatchOptions;
   #controller: Dispatcher.DispatchController | null = null;
+  #slot = -1;
+  #pool: Pool | null = null;
+  #trial = false;
+  #isRetry = false;
+  /** Whether this request holds a place in the shared retry budget (for its current retry). */
+  #budgetHeld = false;
+  #attemptOpen = false;
+  #attemptStartedAt = 0;
   #resends = 0;
   #ended = false;
   #clientGone = false;
 
   /** `body`: how the request body travels (see request-body.ts); null when there is none. */
-  constructor(req: IncomingMessage, res: ServerResponse, backend: number, context: RelayContext, body: Readable | Buffer | null) {
+  constructor(req: IncomingMessage, res: ServerResponse, context: RelayContext, route: RouteRequest, body: Readable | Buffer | null) {
     this.#req = req;
     this.#res = res;
-    this.#backend = backend;
     this.#context = context;
+    this.#route = route;
     this.#options = {
-      origin: context.pools.origins[backend],
+      origin: '',
       method: req.method ?? 'GET',
       // Byte for byte as the client sent it: the listener has already turned an
       // absolute-form target into its path, and nothing here normalises it.
@@ -55,19 +64,46 @@ export class Exchange implements Dispatcher.DispatchHandler {
       headers: upstreamRequestHeaders(req.rawHeaders, {
         clientAddress: req.socket.remoteAddress ?? '',
         httpVersion: req.httpVersion,
+        stickyCookie: context.sticky?.cookie ?? null,
       }),
       body,
     };
   }
 
   start(): void {
-    this.#context.state.requestStarted(this.#context.listener, this.#backend);
+    this.#context.budget.requestStarted();
     this.#res.once('close', this.#onClientClose);
+    this.#attempt(null);
+  }
+
+  /** Picks a backend and sends the request there; `failed` is the previous attempt's error. */
+  #attempt(failed: SwitchyardError | null): void {
+    const { selector, pools, state, listener } = this.#context;
+    const slot = selector.select(this.#route);
+    if (slot < 0) {
+      this.#releaseBudget();
+      if (failed) return this.#answerError(failed);
+      state.headerBump('noBackend');
+      return this.#answerError(
+        new SwitchyardError('NO_BACKEND', selector.describeUnavailable(), { retryAfterSeconds: selector.retryAfterSeconds(this.#context.healthRetryMs) }),
+      );
+    }
+    this.#slot = slot;
+    this.#trial = selector.trial;
+    this.#pool = pools.get(slot);
+    this.#options.origin = pools.origin(slot);
+    this.#resends = 0;
+    state.bump(slot, 'started');
+    if (this.#isRetry) state.bump(slot, 'retries');
+    state.add(slot, 'inFlight', 1);
+    state.matrixAdd(listener, slot, 1);
+    this.#attemptOpen = true;
+    this.#attemptStartedAt = now();
     this.#dispatch();
   }
 
   #dispatch(): void {
-    this.#context.pools.get(this.#backend).dispatch(this.#options, this);
+    (this.#pool as Pool).dispatch(this.#options, this);
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -75,16 +111,20 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.#clientGone) controller.abort(clientGone());
   }
 
-  onResponseStart(
-    controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: IncomingHttpHeaders,
-    statusMessage?: string,
-  ): void {
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
     const res = this.#res;
     if (this.#clientGone) return controller.abort(clientGone());
-    if (statusMessage) res.writeHead(statusCode, statusMessage, clientResponseHeaders(headers));
-    else res.writeHead(statusCode, clientResponseHeaders(headers));
+    const { state, health, sticky, ejectOn5xx } = this.#context;
+    const at = now();
+    recordLatency(state, this.#slot, (at - this.#attemptStartedAt) * 1000, at);
+    if (ejectOn5xx && statusCode >= 500) health.failed(this.#slot, '5xx response', this.#trial);
+    else health.succeeded(this.#slot, this.#trial);
+    // A new pin whenever the pinned backend did not serve: no cookie, a stale one, or
+    // the pinned backend failed this request and another one answered.
+    const setCookie = sticky !== null && this.#slot !== this.#route.pinned ? sticky.setCookie(this.#slot) : undefined;
+    const out = clientResponseHeaders(headers, setCookie);
+    if (statusMessage) res.writeHead(statusCode, statusMessage, out);
+    else res.writeHead(statusCode, out);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -96,38 +136,59 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     this.#res.end();
-    this.#finish(false);
+    this.#endAttempt();
+    this.#finish();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    const { health } = this.#context;
     if (this.#clientGone) {
-      this.#finish(false);
-      return;
+      health.abandoned(this.#slot, this.#trial);
+      this.#endAttempt();
+      return this.#finish();
     }
     if (this.#mayResend(error)) {
       this.#resends++;
       this.#controller = null;
-      this.#dispatch();
-      return;
+      return this.#dispatch();
     }
     // A SwitchyardError here came from the client's side of the request body (stalled:
     // 408, vanished: 499); anything else is undici's report of the backend.
     const failure = error instanceof SwitchyardError ? error : upstreamError(error, this.#options.origin as string);
-    // Before the response started the client gets a clean error status; after, the
-    // only honest signal left is to abort the connection (a truncated body), so that
-    // nothing downstream mistakes a partial response for a complete one.
-    if (this.#res.headersSent) this.#res.destroy(failure);
-    else sendError(this.#res, failure, failure.clientCaused || !this.#req.complete);
-    this.#finish(!failure.clientCaused);
+    if (failure.clientCaused) {
+      health.abandoned(this.#slot, this.#trial);
+      this.#endAttempt();
+      return this.#answerError(failure);
+    }
+    health.failed(this.#slot, failureCode(error), this.#trial);
+    this.#endAttempt();
+    if (!this.#res.headersSent && this.#mayRetryElsewhere(error)) {
+      this.#route.tried.push(this.#slot);
+      this.#route.attempt++;
+      this.#isRetry = true;
+      this.#controller = null;
+      return this.#attempt(failure);
+    }
+    this.#answerError(failure);
   }
 
+  /** Before the response started, a clean error status; after, the only honest signal
+   * left is to abort the connection (a truncated body), so that nothing downstream
+   * mistakes a partial response for a complete one. */
+  #answerError(failure: SwitchyardError): void {
+    if (this.#res.headersSent) this.#res.destroy(failure);
+    else sendError(this.#res, failure, failure.clientCaused || !this.#req.complete);
+    this.#finish();
+  }
+
+  /** Same backend, same request: only for a reused keep-alive connection that the
+   * backend closed under us, which is not the backend failing. */
   #mayResend(error: Error): boolean {
     const { code, socket } = error as { code?: unknown; socket?: { bytesRead?: number } };
     if (
       this.#resends >= MAX_RESENDS ||
       this.#res.headersSent ||
-      // A streamed body has been consumed; none, or one read whole (--max-body), can be sent again.
-      !(this.#options.body === null || Buffer.isBuffer(this.#options.body)) ||
+      !this.#replayable() ||
       !IDEMPOTENT.has(this.#options.method) ||
       typeof code !== 'string' ||
       !STALE_CONNECTION.has(code)
@@ -136,10 +197,29 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     // Only a connection that had already carried a response can have been closed by
     // the backend's idle timeout under us. undici reports the socket's bytesRead with
-    // its SocketError; a fresh connection that dies is the backend failing, and a
-    // resend would deliver the same request to it again. A bare reset carries no
-    // such report: it gets one resend, not more.
+    // its SocketError; a fresh connection that dies is the backend failing (retried
+    // elsewhere, if at all). A bare reset carries no such report: it gets one resend.
     return socket ? (socket.bytesRead ?? 0) > 0 : this.#resends === 0;
+  }
+
+  /** Another backend, within --retries and the shared retry budget (which this takes). */
+  #mayRetryElsewhere(error: Error): boolean {
+    if (this.#route.attempt >= this.#context.retries) return false;
+    const phase = failurePhase(error);
+    const body = this.#options.body;
+    const untouchedStream = body !== null && typeof body === 'object' && 'readableDidRead' in body && !body.readableDidRead && !body.destroyed;
+    const allowed =
+      (phase === 'connect' && (this.#replayable() || untouchedStream)) ||
+      (phase === 'died' && IDEMPOTENT.has(this.#options.method) && this.#replayable());
+    if (!allowed) return false;
+    this.#budgetHeld = this.#context.budget.tryAcquire();
+    return this.#budgetHeld;
+  }
+
+  /** A body that can be sent again: none, or one read whole (--max-body). */
+  #replayable(): boolean {
+    const body = this.#options.body;
+    return body === null || body === undefined || Buffer.isBuffer(body);
   }
 
   #onClientClose = (): void => {
@@ -148,10 +228,25 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#controller?.abort(clientGone());
   };
 
-  #finish(failed: boolean): void {
+  #endAttempt(): void {
+    if (!this.#attemptOpen) return;
+    this.#attemptOpen = false;
+    const { state, listener } = this.#context;
+    state.add(this.#slot, 'inFlight', -1);
+    state.matrixAdd(listener, this.#slot, -1);
+    this.#releaseBudget();
+  }
+
+  #releaseBudget(): void {
+    if (!this.#budgetHeld) return;
+    this.#budgetHeld = false;
+    this.#context.budget.release();
+  }
+
+  #finish(): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#context.state.requestEnded(this.#context.listener, this.#backend, failed);
+    this.#context.budget.requestEnded();
   }
 }
 

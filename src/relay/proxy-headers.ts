@@ -5,6 +5,7 @@
  * and cookies keep working); X-Forwarded-Host repeats it for frameworks that read that.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { withoutCookie } from '../routing/sticky-sessions.ts';
 
 /** Headers that describe one connection, never the message, and so never cross a proxy. */
 const HOP_BY_HOP = new Set([
@@ -46,6 +47,8 @@ export interface ForwardingContext {
   readonly clientAddress: string;
   /** `1.1`, `1.0`: the protocol version between client and balancer, for Via. */
   readonly httpVersion: string;
+  /** The sticky-session cookie, which is the balancer's and never reaches a backend. */
+  readonly stickyCookie?: string | null;
 }
 
 /**
@@ -67,11 +70,17 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], context: F
   }
   const named = connectionNamed(connection);
 
+  const sticky = context.stickyCookie ?? null;
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || REBUILT_REQUEST_HEADERS.has(lower) || named?.has(lower)) continue;
+    if (sticky !== null && lower === 'cookie') {
+      const rest = withoutCookie(rawHeaders[i + 1] as string, sticky);
+      if (rest !== null) out.push(name, rest);
+      continue;
+    }
     out.push(name, rawHeaders[i + 1] as string);
   }
   forwardedFor.push(context.clientAddress);
@@ -90,7 +99,7 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], context: F
  * separate lines. A new list rather than `delete` on undici's object, which would turn
  * it into a slow dictionary on the hot path.
  */
-export function clientResponseHeaders(headers: IncomingHttpHeaders, upstreamVersion = '1.1'): string[] {
+export function clientResponseHeaders(headers: IncomingHttpHeaders, setCookie?: string, upstreamVersion = '1.1'): string[] {
   const connection = headers.connection;
   const named = connection === undefined ? null : connectionNamed(Array.isArray(connection) ? connection : [connection]);
   const out: string[] = [];
@@ -104,5 +113,7 @@ export function clientResponseHeaders(headers: IncomingHttpHeaders, upstreamVers
   }
   const ours = `${upstreamVersion} ${VIA_NAME}`;
   out.push('via', via === undefined ? ours : `${via}, ${ours}`);
+  // Appended: the backend's own cookies are kept as they are.
+  if (setCookie !== undefined) out.push('set-cookie', setCookie);
   return out;
 }

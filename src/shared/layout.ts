@@ -1,273 +1,204 @@
 /**
- * @module The one definition of switchyard's shared memory: every offset, what each slot
- * holds and which thread writes it. Everything else goes through `SharedState`.
+ * @module The one declaration of switchyard's shared memory: every field of every
+ * record, its type, which thread writes it and what it means. Offsets are computed from
+ * these tables, so a new field is one line here. `SharedState` (shared-state.ts) is the
+ * only code that turns them into reads and writes.
  *
  * One `SharedArrayBuffer`, created by the main thread and handed to every listener
- * thread. Listener threads only `load`, `add`, `sub` and `compareExchange` it; nothing
- * here ever blocks (no `Atomics.wait`), because listener threads also serve sockets.
+ * thread:
  *
  * ```
- * byte offset                       slot (type)             written by
- * ---------------------------------------------------------------------------------
- * HEADER (64 bytes, int32 slots)
- *   0   MAGIC                        int32  'SWYD'           main, at creation
- *   4   VERSION                      int32                   main, at creation
- *   8   BACKEND_COUNT                int32                   main, at creation
- *   12  LISTENER_COUNT               int32                   main, at creation
- *   16  RR_NEXT                      uint32 next round-robin listeners (Atomics.add/sub)
- *                                           ticket; see picker/round-robin.ts
- *   20  RR_WRAP                      uint32 where RR_NEXT     main, at creation
- *                                           folds back to 0
- *   24..63 reserved (0)
- *
- * BACKENDS (BACKEND_COUNT x 32 bytes, from byte 64)
- *   +0  STARTED     uint64  requests sent to it           listeners (Atomics.add)
- *   +8  FAILURES    uint64  requests that failed at it    listeners (Atomics.add)
- *   +16 IN_FLIGHT   int32   requests running now          listeners (add/sub);
- *                                                          main repairs it when a
- *                                                          listener thread dies
- *   +20 HEALTHY     int32   1 = may be picked, 0 = down   main at creation (1);
- *                                                          the health checker later
- *   +24 WEIGHT      int32   relative weight (default 1)   main at creation
- *   +28 reserved
- *
- * LISTENERS (LISTENER_COUNT x 16 bytes)
- *   +0  CONNECTIONS uint64  connections accepted          that listener only
- *   +8  REQUESTS    uint64  requests received             that listener only
- *
- * IN_FLIGHT_BY_LISTENER (LISTENER_COUNT x BACKEND_COUNT int32, padded to 8 bytes)
- *   [l][b]          int32   requests of listener l        listener l (add/sub);
- *                           running at backend b          main zeroes the row when
- *                                                          listener l dies
+ * region      records                      record size
+ * ----------  ---------------------------  ----------------------------------------
+ * header      1                            HEADER.bytes (64-byte aligned)
+ * slots       capacity (--max-backends)    SLOT.bytes (a multiple of 64: one slot's
+ *                                           hot counters never share a cache line
+ *                                           with its neighbour's)
+ * origins     capacity                     ORIGIN_BYTES: the slot's identity, ASCII
+ * listeners   listener threads             LISTENER.bytes
+ * matrix      listeners x capacity int32   requests of listener l running at slot s
  * ```
  *
- * Why the per-listener in-flight rows: a listener thread that dies cannot decrement the
- * gauges for the requests it had running. Its row says exactly how many those were, so
- * the supervisor subtracts the row from IN_FLIGHT and the gauge stays true.
+ * Nothing here blocks: listener threads use `load`, `store`, `add`, `sub` and
+ * `compareExchange`, never `Atomics.wait` (they serve sockets). Only the main thread
+ * waits, with `Atomics.waitAsync`, for STATE_EPOCH to change (control/event-log.ts).
  *
- * 64-bit counters never wrap in practice (584 years at a billion per second); the
- * round-robin ticket is 32-bit on purpose, because a 32-bit `Atomics.add` is the cheapest
- * operation the picker can do, and it folds back to 0 at RR_WRAP, a multiple of the
- * backend count, so that `ticket % n` stays exact across the fold.
+ * Writers: **control** is the main thread, the one writer of membership and of active
+ * health; **listeners** are every listener thread, writing only with atomic operations
+ * whose result decides who won (a counter, or a `compareExchange` only one thread can
+ * win). A field written by both says which transitions each makes.
  */
 
-const MAGIC = 0x53575944; // 'SWYD'
-const VERSION = 1;
+export type FieldType = 'i32' | 'u32' | 'u64';
 
-const HEADER_BYTES = 64;
-const H_MAGIC = 0;
-const H_VERSION = 1;
-const H_BACKEND_COUNT = 2;
-const H_LISTENER_COUNT = 3;
-const H_RR_NEXT = 4;
-const H_RR_WRAP = 5;
+export interface FieldSpec {
+  readonly type: FieldType;
+  readonly writer: string;
+  readonly meaning: string;
+}
 
-const BACKEND_STRIDE = 32;
-const B_STARTED = 0; // uint64 index within the record (x8 bytes)
-const B_FAILURES = 1;
-const B_IN_FLIGHT = 4; // int32 index within the record (x4 bytes)
-const B_HEALTHY = 5;
-const B_WEIGHT = 6;
+type NamesOf<T, Type extends FieldType> = { [K in keyof T]: T[K] extends { readonly type: Type } ? K : never }[keyof T];
 
-const LISTENER_STRIDE = 16;
-const L_CONNECTIONS = 0;
-const L_REQUESTS = 1;
+/** A record's fields resolved to indices: `i32`/`u32` fields index an Int32Array of the
+ * record (4-byte units), `u64` fields a BigUint64Array (8-byte units). */
+export interface RecordLayout<T> {
+  readonly bytes: number;
+  readonly i32: { readonly [K in NamesOf<T, 'i32'> & string]: number };
+  readonly u32: { readonly [K in NamesOf<T, 'u32'> & string]: number };
+  readonly u64: { readonly [K in NamesOf<T, 'u64'> & string]: number };
+  readonly fields: T;
+}
 
-/** The largest multiple of `backendCount` that is at most 2^31: half of the uint32 range
- * stays free above it, so tickets taken between the fold and its repair never wrap. */
-export function roundRobinWrap(backendCount: number): number {
-  return Math.floor(2 ** 31 / backendCount) * backendCount;
+/** Lays out a record: 64-bit fields first (8-byte aligned), then 32-bit ones, in the
+ * order declared; the size rounds up to `align` bytes. */
+function record<const T extends Record<string, FieldSpec>>(fields: T, align: number): RecordLayout<T> {
+  const i32: Record<string, number> = {};
+  const u32: Record<string, number> = {};
+  const u64: Record<string, number> = {};
+  let bytes = 0;
+  for (const [name, spec] of Object.entries(fields)) if (spec.type === 'u64') u64[name] = (bytes += 8) / 8 - 1;
+  for (const [name, spec] of Object.entries(fields)) {
+    if (spec.type === 'i32') i32[name] = (bytes += 4) / 4 - 1;
+    if (spec.type === 'u32') u32[name] = (bytes += 4) / 4 - 1;
+  }
+  return { bytes: Math.ceil(bytes / align) * align, i32, u32, u64, fields } as unknown as RecordLayout<T>;
+}
+
+export const MAGIC = 0x53575944; // 'SWYD'
+export const VERSION = 2;
+
+export const HEADER = record(
+  {
+    magic: { type: 'i32', writer: 'control, at creation', meaning: "'SWYD': this buffer is switchyard's" },
+    version: { type: 'i32', writer: 'control, at creation', meaning: 'layout version; a mismatch is refused' },
+    capacity: { type: 'i32', writer: 'control, at creation', meaning: 'number of slots (--max-backends)' },
+    listenerCount: { type: 'i32', writer: 'control, at creation', meaning: 'number of listener rows' },
+    generation: {
+      type: 'i32',
+      writer: 'control',
+      meaning: 'membership generation: +1 on every change of which slots are filled, their state or weight',
+    },
+    stateEpoch: {
+      type: 'i32',
+      writer: 'control and listeners (add)',
+      meaning: 'routing epoch: +1 after every change select() reads (membership, health, ejection, trial, slow start); each listener rebuilds its view when it moves',
+    },
+    rrNext: { type: 'u32', writer: 'listeners (add; sub at the fold); control resets it per generation', meaning: 'next round-robin ticket' },
+    rrWrap: { type: 'u32', writer: 'control, per generation', meaning: 'where rrNext folds back to 0: a multiple of the total active weight' },
+    ejected: {
+      type: 'i32',
+      writer: 'listeners (compareExchange under the --max-ejected bound); control',
+      meaning: 'slots ejected or on trial now',
+    },
+    requestsInFlight: { type: 'i32', writer: 'listeners (add/sub); control repairs a dead listener', meaning: 'client requests being proxied now' },
+    retriesInFlight: { type: 'i32', writer: 'listeners (add/sub); control repairs a dead listener', meaning: 'retry attempts running now (the shared retry budget)' },
+    retriesPeak: { type: 'i32', writer: 'listeners (compareExchange: max)', meaning: 'highest retriesInFlight ever reached' },
+    retriesRefused: { type: 'u64', writer: 'listeners (add)', meaning: 'retries not sent because the budget was spent' },
+    noBackend: { type: 'u64', writer: 'listeners (add)', meaning: 'requests answered 503 because no backend was eligible' },
+    ejectionsRefused: { type: 'u64', writer: 'listeners (add)', meaning: 'ejections not made because of --max-ejected or the last eligible backend' },
+  },
+  64,
+);
+
+/** What a slot holds. `empty` slots are free for `addBackend`. */
+export const SLOT_STATE = { empty: 0, active: 1, draining: 2, disabled: 3 } as const;
+export type SlotState = keyof typeof SLOT_STATE;
+export const SLOT_STATE_NAME: readonly SlotState[] = ['empty', 'active', 'draining', 'disabled'];
+
+/** A backend's weight is a whole number from 1 to this. */
+export const MAX_WEIGHT = 1000;
+
+/** Passive health of a slot: `in` routes; `ejected` until `ejectedUntil`; `trial`: one
+ * request (or, with active checks, the probes) decides whether it rejoins. */
+export const EJECTION = { in: 0, ejected: 1, trial: 2 } as const;
+
+export const SLOT = record(
+  {
+    started: { type: 'u64', writer: 'listeners (add)', meaning: 'attempts sent to this backend (retries included)' },
+    failures: { type: 'u64', writer: 'listeners (add)', meaning: 'attempts that failed at this backend' },
+    retries: { type: 'u64', writer: 'listeners (add)', meaning: 'attempts sent to it as a retry of a failure elsewhere' },
+    ejections: { type: 'u64', writer: 'listeners (add)', meaning: 'times it was ejected (a failed trial included)' },
+    state: { type: 'i32', writer: 'control', meaning: 'SLOT_STATE: empty, active, draining, disabled' },
+    incarnation: {
+      type: 'i32',
+      writer: 'control',
+      meaning: 'odd while the slot is being (re)filled, even once filled; changes with every new backend in the slot',
+    },
+    originLength: { type: 'i32', writer: 'control', meaning: 'bytes of the origin in the origins region' },
+    weight: { type: 'i32', writer: 'control', meaning: 'configured weight, 1..1000' },
+    healthy: { type: 'i32', writer: 'control (active checks)', meaning: '1 up, 0 marked down by --health-fall failed probes' },
+    ejection: {
+      type: 'i32',
+      writer: 'listeners: in->ejected, ejected->trial, trial->in/ejected (compareExchange); control: ejected->in after --health-rise probes',
+      meaning: 'EJECTION: in, ejected, trial',
+    },
+    ejectedUntil: { type: 'i32', writer: 'the ejecting listener', meaning: 'stamp (clock.ts) when the ejection ends' },
+    ejectedForMs: { type: 'i32', writer: 'the ejecting listener', meaning: 'length of the current or last ejection' },
+    ejectionLevel: { type: 'i32', writer: 'the ejecting listener', meaning: 'consecutive ejections: each doubles --eject-time, up to 5 minutes' },
+    trialOwner: { type: 'i32', writer: 'the listener that won the trial (its index + 1); 0 none', meaning: 'who sends the one trial request' },
+    rejoinedAt: { type: 'i32', writer: 'whoever makes it rejoin', meaning: 'stamp of the last rejoin (or add): slow start ramps from here' },
+    ramping: { type: 'i32', writer: 'whoever makes it rejoin sets 1; control clears it after --slow-start', meaning: '1 while slow start applies' },
+    consecutiveFailures: { type: 'i32', writer: 'listeners (add; store 0 on a success)', meaning: 'failures of real traffic in a row' },
+    lastFailure: { type: 'i32', writer: 'listeners', meaning: 'FAILURE_REASONS index of the latest failure' },
+    inFlight: { type: 'i32', writer: 'listeners (add/sub); control repairs a dead listener', meaning: 'attempts running at this backend now' },
+    ewmaMicros: { type: 'i32', writer: 'listeners (compareExchange)', meaning: 'peak-EWMA of time to response headers, µs; 0 = no sample yet' },
+    ewmaStamp: { type: 'i32', writer: 'listeners', meaning: 'stamp of the latest EWMA sample (for the decay)' },
+  },
+  64,
+);
+
+export const LISTENER = record(
+  {
+    connections: { type: 'u64', writer: 'that listener', meaning: 'client connections accepted' },
+    requests: { type: 'u64', writer: 'that listener', meaning: 'client requests received' },
+    requestsInFlight: { type: 'i32', writer: 'that listener; control zeroes it when the thread dies', meaning: "its share of header requestsInFlight" },
+    retriesInFlight: { type: 'i32', writer: 'that listener; control zeroes it when the thread dies', meaning: "its share of header retriesInFlight" },
+  },
+  8,
+);
+
+/** Bytes reserved per slot for its origin (`http://` + a 253-byte host name + `:65535` fits). */
+export const ORIGIN_BYTES = 272;
+
+/** Failure reasons as stored in `lastFailure` (index), for the log line of an ejection. */
+export const FAILURE_REASONS = [
+  'none',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'malformed response',
+  '5xx response',
+  'other',
+] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
+export function failureReasonIndex(reason: string): number {
+  const index = (FAILURE_REASONS as readonly string[]).indexOf(reason);
+  if (index >= 0) return index;
+  return reason.startsWith('HPE_') ? FAILURE_REASONS.indexOf('malformed response') : FAILURE_REASONS.indexOf('other');
 }
 
 export interface Dimensions {
-  readonly backendCount: number;
+  /** Slots (--max-backends). */
+  readonly capacity: number;
   readonly listenerCount: number;
 }
 
-function byteLength({ backendCount, listenerCount }: Dimensions): number {
-  const matrix = listenerCount * backendCount * 4;
-  return HEADER_BYTES + backendCount * BACKEND_STRIDE + listenerCount * LISTENER_STRIDE + Math.ceil(matrix / 8) * 8;
-}
-
-/** Per-backend figures, read in one go (for tests, the bench and, later, metrics). */
-export interface BackendSnapshot {
-  readonly started: number;
-  readonly failures: number;
-  readonly inFlight: number;
-  readonly healthy: boolean;
-  readonly weight: number;
-}
-
-export interface ListenerSnapshot {
-  readonly connections: number;
-  readonly requests: number;
-}
-
-/** Typed access to the shared buffer. Cheap to construct: every thread makes its own. */
-export class SharedState {
-  readonly buffer: SharedArrayBuffer;
-  readonly backendCount: number;
-  readonly listenerCount: number;
-  readonly #i32: Int32Array;
-  readonly #u32: Uint32Array;
-  readonly #u64: BigUint64Array;
-  readonly #backendsAt: number; // byte offsets of each region
-  readonly #listenersAt: number;
-  readonly #matrixAt: number;
-
-  /** Creates and initialises a new buffer (main thread). */
-  static create(dimensions: Dimensions): SharedState {
-    const { backendCount, listenerCount } = dimensions;
-    if (!Number.isInteger(backendCount) || backendCount < 1) throw new RangeError(`backendCount must be a positive integer, got ${backendCount}`);
-    if (!Number.isInteger(listenerCount) || listenerCount < 1) throw new RangeError(`listenerCount must be a positive integer, got ${listenerCount}`);
-    const buffer = new SharedArrayBuffer(byteLength(dimensions));
-    const header = new Int32Array(buffer, 0, HEADER_BYTES / 4);
-    header[H_MAGIC] = MAGIC;
-    header[H_VERSION] = VERSION;
-    header[H_BACKEND_COUNT] = backendCount;
-    header[H_LISTENER_COUNT] = listenerCount;
-    new Uint32Array(buffer, 0, HEADER_BYTES / 4)[H_RR_WRAP] = roundRobinWrap(backendCount);
-    const state = new SharedState(buffer);
-    for (let b = 0; b < backendCount; b++) {
-      state.setHealthy(b, true);
-      state.setWeight(b, 1);
-    }
-    return state;
-  }
-
-  /** Attaches to a buffer made by `create` (any thread). */
-  constructor(buffer: SharedArrayBuffer) {
-    const header = new Int32Array(buffer, 0, HEADER_BYTES / 4);
-    if (header[H_MAGIC] !== MAGIC || header[H_VERSION] !== VERSION) {
-      throw new TypeError('not a switchyard shared-state buffer (magic or version mismatch)');
-    }
-    this.buffer = buffer;
-    this.backendCount = header[H_BACKEND_COUNT] ?? 0;
-    this.listenerCount = header[H_LISTENER_COUNT] ?? 0;
-    this.#i32 = new Int32Array(buffer);
-    this.#u32 = new Uint32Array(buffer);
-    this.#u64 = new BigUint64Array(buffer, 0, Math.floor(buffer.byteLength / 8));
-    this.#backendsAt = HEADER_BYTES;
-    this.#listenersAt = this.#backendsAt + this.backendCount * BACKEND_STRIDE;
-    this.#matrixAt = this.#listenersAt + this.listenerCount * LISTENER_STRIDE;
-  }
-
-  // --- round robin ---------------------------------------------------------------
-
-  /** Takes the next raw ticket: the counter's value before this call's increment. */
-  addRoundRobin(delta: number): number {
-    return Atomics.add(this.#u32, H_RR_NEXT, delta);
-  }
-
-  /** Undoes a fold's worth of tickets (see picker/round-robin.ts). */
-  subRoundRobin(delta: number): void {
-    Atomics.sub(this.#u32, H_RR_NEXT, delta);
-  }
-
-  get roundRobinWrap(): number {
-    return Atomics.load(this.#u32, H_RR_WRAP);
-  }
-
-  /** Sets the counter; for tests and benchmarks that start it near its fold. */
-  setRoundRobinNext(value: number): void {
-    Atomics.store(this.#u32, H_RR_NEXT, value >>> 0);
-  }
-
-  getRoundRobinNext(): number {
-    return Atomics.load(this.#u32, H_RR_NEXT);
-  }
-
-  // --- per backend -----------------------------------------------------------------
-
-  /** A request from listener `listener` is about to be sent to backend `backend`. */
-  requestStarted(listener: number, backend: number): void {
-    const at = this.#backendsAt + backend * BACKEND_STRIDE;
-    Atomics.add(this.#u64, at / 8 + B_STARTED, 1n);
-    Atomics.add(this.#i32, at / 4 + B_IN_FLIGHT, 1);
-    Atomics.add(this.#i32, this.#matrixIndex(listener, backend), 1);
-  }
-
-  /** That request is over; `failed` when the backend, not the client, caused its end. */
-  requestEnded(listener: number, backend: number, failed: boolean): void {
-    const at = this.#backendsAt + backend * BACKEND_STRIDE;
-    Atomics.sub(this.#i32, at / 4 + B_IN_FLIGHT, 1);
-    Atomics.sub(this.#i32, this.#matrixIndex(listener, backend), 1);
-    if (failed) Atomics.add(this.#u64, at / 8 + B_FAILURES, 1n);
-  }
-
-  inFlight(backend: number): number {
-    return Atomics.load(this.#i32, (this.#backendsAt + backend * BACKEND_STRIDE) / 4 + B_IN_FLIGHT);
-  }
-
-  isHealthy(backend: number): boolean {
-    return Atomics.load(this.#i32, (this.#backendsAt + backend * BACKEND_STRIDE) / 4 + B_HEALTHY) === 1;
-  }
-
-  setHealthy(backend: number, healthy: boolean): void {
-    Atomics.store(this.#i32, (this.#backendsAt + backend * BACKEND_STRIDE) / 4 + B_HEALTHY, healthy ? 1 : 0);
-  }
-
-  weight(backend: number): number {
-    return Atomics.load(this.#i32, (this.#backendsAt + backend * BACKEND_STRIDE) / 4 + B_WEIGHT);
-  }
-
-  setWeight(backend: number, weight: number): void {
-    Atomics.store(this.#i32, (this.#backendsAt + backend * BACKEND_STRIDE) / 4 + B_WEIGHT, weight);
-  }
-
-  backend(backend: number): BackendSnapshot {
-    const at = this.#backendsAt + backend * BACKEND_STRIDE;
-    return {
-      started: Number(Atomics.load(this.#u64, at / 8 + B_STARTED)),
-      failures: Number(Atomics.load(this.#u64, at / 8 + B_FAILURES)),
-      inFlight: Atomics.load(this.#i32, at / 4 + B_IN_FLIGHT),
-      healthy: Atomics.load(this.#i32, at / 4 + B_HEALTHY) === 1,
-      weight: Atomics.load(this.#i32, at / 4 + B_WEIGHT),
-    };
-  }
-
-  backends(): BackendSnapshot[] {
-    return Array.from({ length: this.backendCount }, (_, b) => this.backend(b));
-  }
-
-  // --- per listener ----------------------------------------------------------------
-
-  connectionAccepted(listener: number): void {
-    Atomics.add(this.#u64, (this.#listenersAt + listener * LISTENER_STRIDE) / 8 + L_CONNECTIONS, 1n);
-  }
-
-  requestReceived(listener: number): void {
-    Atomics.add(this.#u64, (this.#listenersAt + listener * LISTENER_STRIDE) / 8 + L_REQUESTS, 1n);
-  }
-
-  listener(listener: number): ListenerSnapshot {
-    const at = (this.#listenersAt + listener * LISTENER_STRIDE) / 8;
-    return {
-      connections: Number(Atomics.load(this.#u64, at + L_CONNECTIONS)),
-      requests: Number(Atomics.load(this.#u64, at + L_REQUESTS)),
-    };
-  }
-
-  listeners(): ListenerSnapshot[] {
-    return Array.from({ length: this.listenerCount }, (_, l) => this.listener(l));
-  }
-
-  /** Main thread, after listener `listener` died: gives back the in-flight counts it can
-   * no longer release itself. Returns how many requests it had running. */
-  releaseListener(listener: number): number {
-    let released = 0;
-    for (let b = 0; b < this.backendCount; b++) {
-      const cell = this.#matrixIndex(listener, b);
-      const stranded = Atomics.exchange(this.#i32, cell, 0);
-      if (stranded !== 0) {
-        Atomics.sub(this.#i32, (this.#backendsAt + b * BACKEND_STRIDE) / 4 + B_IN_FLIGHT, stranded);
-        released += stranded;
-      }
-    }
-    return released;
-  }
-
-  #matrixIndex(listener: number, backend: number): number {
-    return this.#matrixAt / 4 + listener * this.backendCount + backend;
-  }
+/** Byte offset of each region, for buffers of these dimensions. */
+export function regions({ capacity, listenerCount }: Dimensions) {
+  const slots = HEADER.bytes;
+  const origins = slots + capacity * SLOT.bytes;
+  const listeners = origins + capacity * ORIGIN_BYTES;
+  const matrix = listeners + listenerCount * LISTENER.bytes;
+  const end = matrix + Math.ceil((listenerCount * capacity * 4) / 8) * 8;
+  return { slots, origins, listeners, matrix, end } as const;
 }

@@ -4,7 +4,7 @@
  */
 import type { Config } from '../config/config.ts';
 
-/** Sent once by a backend or listener thread when its server accepts connections. */
+/** Sent once by a listener (or demo backend) thread when its server accepts connections. */
 export interface ListeningMessage {
   readonly type: 'listening';
   readonly port: number;
@@ -48,12 +48,6 @@ export interface UsageMessage {
 export type ThreadMessage = ListeningMessage | StoppedAcceptingMessage | DrainedMessage | UsageMessage;
 export type SupervisorMessage = ShutdownMessage | UsageRequestMessage;
 
-/** What a backend thread needs to start. */
-export interface BackendThreadData {
-  readonly host: string;
-  readonly port: number;
-}
-
 /** What a listener thread needs to start. */
 export interface ListenerThreadData {
   readonly config: Config;
@@ -62,6 +56,4 @@ export interface ListenerThreadData {
   readonly listener: number;
   /** The port to bind: the configured one, or the one the first listener got for port 0. */
   readonly port: number;
-  /** Backend origins, in shared-state order. */
-  readonly origins: readonly string[];
 }

@@ -1,15 +1,19 @@
 /**
- * @module The main thread's job: start the embedded backends (if any), create the shared
- * state, start the listener threads on one port, keep every thread alive, and run the
- * graceful shutdown. `startBalancer` is what `src/main.ts`, the tests and the bench use.
+ * @module The main thread's job: create the shared state and fill its slot table, start
+ * the listener threads on one port, run the control plane (active health checks, the
+ * event log of passive health), keep every thread alive, and run the graceful shutdown.
+ * `startBalancer` is what `src/main.ts`, the tests and the bench use.
  */
 import { createServer } from 'node:net';
 import type { Config } from '../config/config.ts';
-import { SharedState } from '../shared/layout.ts';
-import type { BackendThreadData, ListenerThreadData } from './messages.ts';
+import { BackendTable } from '../control/backend-table.ts';
+import { EventLog } from '../control/event-log.ts';
+import { HealthChecker } from '../control/health-checker.ts';
+import { releaseListener } from '../control/listener-repair.ts';
+import { SharedState } from '../shared/shared-state.ts';
+import type { ListenerThreadData } from './messages.ts';
 import { SupervisedThread } from './supervised-thread.ts';
 
-const BACKEND_ENTRY = new URL('../backend/backend-thread.ts', import.meta.url);
 const LISTENER_ENTRY = new URL('../listener/listener-thread.ts', import.meta.url);
 /**
  * A listener allocates a little short-lived garbage per request at a high rate, and V8
@@ -24,11 +28,10 @@ export interface Balancer {
   readonly host: string;
   /** The port every listener thread is bound to. */
   readonly port: number;
-  /** Backend origins in shared-state order (embedded ones included). */
-  readonly origins: readonly string[];
   readonly state: SharedState;
+  /** Add, drain, disable, enable, remove backends and set weights, under load. */
+  readonly table: BackendTable;
   readonly listeners: readonly SupervisedThread[];
-  readonly backends: readonly SupervisedThread[];
   /** Drains and stops every thread; resolves with the number of requests aborted at the deadline. */
   stop(timeoutMs?: number): Promise<number>;
 }
@@ -36,10 +39,18 @@ export interface Balancer {
 export interface StartOptions {
   /** Where progress and thread failures are reported; silent by default. */
   readonly log?: (line: string) => void;
+  /** Where backend state changes are reported, one line each; `log` by default. */
+  readonly logEvent?: (line: string) => void;
 }
 
-export async function startBalancer(config: Config, { log = () => {} }: StartOptions = {}): Promise<Balancer> {
-  const backends: SupervisedThread[] = [];
+export async function startBalancer(config: Config, { log = () => {}, logEvent = log }: StartOptions = {}): Promise<Balancer> {
+  const state = SharedState.create({ capacity: config.maxBackends, listenerCount: config.threads });
+  const { slowStartMs } = config.routing;
+  const table = new BackendTable(state, { slowStartMs, log: logEvent });
+  for (const backend of config.backends) table.addBackend(backend, { initial: true });
+
+  const events = new EventLog(state, { log: logEvent, activeChecks: config.health !== null, slowStartMs });
+  const checker = config.health === null ? null : new HealthChecker(state, config.health, { log: logEvent, slowStartMs });
   const listeners: SupervisedThread[] = [];
   const stopAll = async (timeoutMs: number): Promise<number> => {
     let waiting = listeners.filter((thread) => thread.worker !== null).length;
@@ -49,15 +60,15 @@ export async function startBalancer(config: Config, { log = () => {} }: StartOpt
       if (--waiting === 0) log(`stopped accepting new connections; ${inFlight} request${inFlight === 1 ? '' : 's'} in flight`);
     };
     const aborted = await Promise.all(listeners.map((thread) => thread.stop(timeoutMs, onStoppedAccepting)));
-    await Promise.all(backends.map((thread) => thread.stop(timeoutMs)));
+    await checker?.stop();
+    await events.stop();
     return aborted.reduce((sum, n) => sum + n, 0);
   };
 
   try {
-    const origins = config.backends.length > 0 ? [...config.backends] : await startEmbeddedBackends(config, backends, log);
-    const state = SharedState.create({ backendCount: origins.length, listenerCount: config.threads });
     if (config.port !== 0) await assertPortFree(config.host, config.port);
-
+    events.start();
+    checker?.start();
     let port = config.port;
     for (let listener = 0; listener < config.threads; listener++) {
       listeners.push(
@@ -65,10 +76,10 @@ export async function startBalancer(config: Config, { log = () => {} }: StartOpt
           label: `listener ${listener}`,
           entry: LISTENER_ENTRY,
           resourceLimits: LISTENER_LIMITS,
-          workerData: (): ListenerThreadData => ({ config, buffer: state.buffer, listener, port, origins }),
+          workerData: (): ListenerThreadData => ({ config, buffer: state.buffer, listener, port }),
           log,
           onDeath: () => {
-            const released = state.releaseListener(listener);
+            const released = releaseListener(state, listener);
             if (released > 0) log(`listener ${listener} died with ${released} requests in flight; their in-flight counts were released`);
           },
         }),
@@ -82,35 +93,15 @@ export async function startBalancer(config: Config, { log = () => {} }: StartOpt
     return {
       host: config.host,
       port,
-      origins,
       state,
+      table,
       listeners,
-      backends,
       stop: (timeoutMs = config.shutdownTimeoutMs) => stopAll(timeoutMs),
     };
   } catch (error) {
     await stopAll(1_000);
     throw error;
   }
-}
-
-async function startEmbeddedBackends(config: Config, threads: SupervisedThread[], log: (line: string) => void): Promise<string[]> {
-  const ports: number[] = [];
-  for (let i = 0; i < config.spawnBackends; i++) {
-    const wanted = config.port === 0 ? 0 : config.port + 1 + i;
-    const thread = new SupervisedThread({
-      label: wanted === 0 ? `backend ${i}` : `backend :${wanted}`,
-      entry: BACKEND_ENTRY,
-      // A restarted backend must come back on the port the listeners' pools point at.
-      workerData: (): BackendThreadData => ({ host: config.host, port: ports[i] ?? wanted }),
-      log,
-    });
-    threads.push(thread);
-  }
-  const bound = await Promise.all(threads.map((thread) => thread.start()));
-  ports.push(...bound);
-  for (const port of bound) log(`backend :${port} serving at http://${hostForUrl(config.host)}:${port} (worker thread)`);
-  return bound.map((port) => `http://${hostForUrl(config.host)}:${port}`);
 }
 
 /**

@@ -1,40 +1,58 @@
 /**
- * @module Turns what undici throws into a `SwitchyardError` a client may see: a timeout
- * is a 504, anything else that went wrong at the backend a 502, each with one line that
- * names the backend and the failure.
+ * @module What a failed attempt at a backend means: the status and one-line message a
+ * client may see (a timeout is a 504, anything else that went wrong at the backend a
+ * 502), and how far the request got, which decides whether it may be sent elsewhere.
  */
 import { SwitchyardError } from '../errors.ts';
 
-const TIMEOUTS: Record<string, string> = {
-  UND_ERR_CONNECT_TIMEOUT: 'did not accept the connection in time',
-  UND_ERR_HEADERS_TIMEOUT: 'did not send response headers in time',
-  UND_ERR_BODY_TIMEOUT: 'stalled in the middle of the response body',
+/**
+ * - `connect`: no connection was made: nothing was sent, any request may go elsewhere.
+ * - `died`: the connection closed or reset before any response byte: the backend may or
+ *   may not have processed the request (only idempotent ones go elsewhere).
+ * - `timeout`: no response headers in time: the backend may still be working on it.
+ * - `response`: the response was malformed or cut off.
+ * - `request`: the request could not be forwarded at all (not the backend's fault).
+ */
+export type FailurePhase = 'connect' | 'died' | 'timeout' | 'response' | 'request';
+
+const FAILURES: Record<string, { phase: FailurePhase; what: string }> = {
+  ECONNREFUSED: { phase: 'connect', what: 'refused the connection' },
+  UND_ERR_CONNECT_TIMEOUT: { phase: 'connect', what: 'did not accept the connection in time' },
+  EHOSTUNREACH: { phase: 'connect', what: 'is unreachable' },
+  ENETUNREACH: { phase: 'connect', what: 'is unreachable' },
+  ENOTFOUND: { phase: 'connect', what: 'has a host name that does not resolve' },
+  EAI_AGAIN: { phase: 'connect', what: 'has a host name that could not be resolved now' },
+  ECONNRESET: { phase: 'died', what: 'reset the connection' },
+  EPIPE: { phase: 'died', what: 'closed the connection while the request was being sent' },
+  UND_ERR_SOCKET: { phase: 'died', what: 'closed the connection before the response was complete' },
+  UND_ERR_HEADERS_TIMEOUT: { phase: 'timeout', what: 'did not send response headers in time' },
+  UND_ERR_BODY_TIMEOUT: { phase: 'response', what: 'stalled in the middle of the response body' },
+  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: { phase: 'response', what: 'sent a body shorter or longer than its Content-Length' },
 };
 
-const FAILURES: Record<string, string> = {
-  ECONNREFUSED: 'refused the connection',
-  ECONNRESET: 'reset the connection',
-  EPIPE: 'closed the connection while the request was being sent',
-  EHOSTUNREACH: 'is unreachable',
-  ENETUNREACH: 'is unreachable',
-  ENOTFOUND: 'has a host name that does not resolve',
-  EAI_AGAIN: 'has a host name that could not be resolved now',
-  UND_ERR_SOCKET: 'closed the connection before the response was complete',
-  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'sent a body shorter or longer than its Content-Length',
-  HPE_INVALID_CONSTANT: 'sent a malformed response',
-};
+const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/** The error code undici reported (`ECONNREFUSED`, `UND_ERR_SOCKET`, ...), or ''. */
+export function failureCode(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : '';
+}
+
+export function failurePhase(error: unknown): FailurePhase {
+  const code = failureCode(error);
+  if (code === 'UND_ERR_INVALID_ARG') return 'request';
+  return FAILURES[code]?.phase ?? (code.startsWith('HPE_') ? 'response' : 'died');
+}
 
 export function upstreamError(error: unknown, origin: string): SwitchyardError {
-  const code = (error as { code?: unknown }).code;
-  const key = typeof code === 'string' ? code : '';
+  const code = failureCode(error);
   const where = `backend ${origin.replace(/^http:\/\//, '')}`;
   // undici refused the request before sending it (e.g. a path it will not write): the
   // request, not the backend, is at fault.
-  if (key === 'UND_ERR_INVALID_ARG') {
+  if (code === 'UND_ERR_INVALID_ARG') {
     return new SwitchyardError('BAD_REQUEST', `request cannot be forwarded: ${(error as Error).message}`, { cause: error });
   }
-  const timeout = TIMEOUTS[key];
-  if (timeout) return new SwitchyardError('UPSTREAM_TIMEOUT', `${where} ${timeout} (${key})`, { cause: error });
-  const failure = FAILURES[key] ?? (key.startsWith('HPE_') ? 'sent a malformed response' : 'failed');
-  return new SwitchyardError('UPSTREAM_FAILED', `${where} ${failure}${key ? ` (${key})` : ''}`, { cause: error });
+  const what = FAILURES[code]?.what ?? (code.startsWith('HPE_') ? 'sent a malformed response' : 'failed');
+  const status = TIMEOUTS.has(code) ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_FAILED';
+  return new SwitchyardError(status, `${where} ${what}${code ? ` (${code})` : ''}`, { cause: error });
 }

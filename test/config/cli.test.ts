@@ -38,7 +38,10 @@ test('no flags give the documented defaults', () => {
     backends: [],
     spawnBackends: 2,
     threads: availableParallelism(),
-    algorithm: 'round-robin',
+    maxBackends: 64,
+    routing: { algorithm: 'round-robin', hashKey: { from: 'ip' }, hashBalanceFactor: 0, sticky: null, retries: 2, slowStartMs: 0 },
+    health: null,
+    ejection: { after: 3, on5xx: false, timeMs: 10_000, maxPercent: 50 },
     upstream: { connectMs: 5_000, headersMs: 30_000, bodyIdleMs: 30_000 },
     client: {
       headersTimeoutMs: 10_000,
@@ -55,11 +58,11 @@ test('no flags give the documented defaults', () => {
 
 test('the parsed Config is frozen all the way down', () => {
   const parsed = config(['--backend', 'http://127.0.0.1:9001']);
-  for (const part of [parsed, parsed.upstream, parsed.client, parsed.backends]) assert.ok(Object.isFrozen(part));
+  for (const part of [parsed, parsed.upstream, parsed.client, parsed.backends, parsed.backends[0], parsed.routing, parsed.ejection]) assert.ok(Object.isFrozen(part));
   assert.throws(() => {
     (parsed as { port: number }).port = 1;
   }, TypeError);
-  assert.throws(() => (parsed.backends as string[]).push('http://x:1'), TypeError);
+  assert.throws(() => (parsed.backends as unknown[]).push({ origin: 'http://x:1', weight: 1 }), TypeError);
 });
 
 test('--help asks for the usage text, whatever else is given', () => {
@@ -124,10 +127,15 @@ test('--host refuses anything that is not an address or a name', () => {
   }
 });
 
-test('--algorithm accepts round-robin and refuses unknown names, listing the known ones', () => {
-  assert.equal(config(['--algorithm', 'round-robin']).algorithm, 'round-robin');
-  for (const name of ['random', 'Round-Robin', '']) {
-    assert.equal(refusal(['--algorithm', name]), `--algorithm ${JSON.stringify(name)} is not allowed: expected one of round-robin`);
+test('--algorithm accepts the six algorithms and refuses unknown names, listing the known ones', () => {
+  for (const name of ['round-robin', 'least-connections', 'power-of-two', 'ewma', 'random', 'consistent-hash']) {
+    assert.equal(config(['--algorithm', name]).routing.algorithm, name);
+  }
+  for (const name of ['leastconn', 'Round-Robin', '']) {
+    assert.equal(
+      refusal(['--algorithm', name]),
+      `--algorithm ${JSON.stringify(name)} is not allowed: expected one of round-robin, least-connections, power-of-two, ewma, random, consistent-hash`,
+    );
   }
 });
 
@@ -153,8 +161,10 @@ const VALID_DURATIONS: ReadonlyArray<readonly [string, number]> = [
   ['0.25', 250],
   [' 7s ', 7_000],
   ['1440m', 86_400_000],
+  ['5h', 18_000_000],
+  ['24h', 86_400_000],
 ];
-const INVALID_DURATIONS = ['0', '0ms', '0.0001s', '1441m', '86400001ms', '5h', '5 s', 'abc', 's', '-1s', '1,5s', ''];
+const INVALID_DURATIONS = ['0', '0ms', '0.0001s', '1441m', '86400001ms', '25h', '5d', '5 s', 'abc', 's', '-1s', '1,5s', ''];
 
 for (const { flag, key } of DURATION_FLAGS) {
   test(`${flag} accepts durations like 500ms, 5s, 2m and bare seconds`, () => {
@@ -225,7 +235,14 @@ test('--max-url-length must stay below --max-header-size, and the message names 
 
 test('--backend is repeatable and keeps each origin in the order given', () => {
   const parsed = config(['--backend', 'http://127.0.0.1:9001', '--backend', 'http://LocalHost:9002/', '--backend', 'http://[::1]:9003']);
-  assert.deepEqual(parsed.backends, ['http://127.0.0.1:9001', 'http://localhost:9002', 'http://[::1]:9003']);
+  assert.deepEqual(
+    parsed.backends.map((backend) => backend.origin),
+    ['http://127.0.0.1:9001', 'http://localhost:9002', 'http://[::1]:9003'],
+  );
+  assert.deepEqual(
+    parsed.backends.map((backend) => backend.weight),
+    [1, 1, 1],
+  );
 });
 
 test('the same --backend given twice is refused, even when spelled differently', () => {
@@ -235,7 +252,7 @@ test('the same --backend given twice is refused, even when spelled differently',
     ['http://LOCALHOST:9001', 'http://localhost:9001'],
     ['http://127.0.0.1:80', 'http://127.0.0.1'],
   ] as const) {
-    assert.match(refusal(['--backend', a, '--backend', b]), /^--backend http:\/\/\S+ is given twice; each upstream may appear once$/);
+    assert.match(refusal(['--backend', a, '--backend', b]), /^--backend http:\/\/\S+ is given twice; each backend may appear once$/);
   }
 });
 
@@ -263,7 +280,7 @@ test('--backend refuses anything but a bare http origin: path, query, fragment, 
 test('--spawn-backends cannot be combined with --backend', () => {
   assert.equal(
     refusal(['--backend', 'http://127.0.0.1:9001', '--spawn-backends', '2']),
-    '--spawn-backends 2 cannot be combined with --backend: external backends replace the embedded ones',
+    '--spawn-backends 2 cannot be combined with --backend: external backends replace the demo ones',
   );
   assert.match(refusal(['--spawn-backends', '3', '--backend', 'http://127.0.0.1:9001']), /^--spawn-backends 3 cannot be combined with --backend/);
 });

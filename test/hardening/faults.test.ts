@@ -36,12 +36,12 @@ test('a listener thread that dies is restarted, its in-flight counts are release
     held.push(request(`${balancer.url}/hold/${held.length}`, { dispatcher: agent }).then((r) => r.body.text()).catch(() => 'aborted'));
     await waitFor(() => upstream.received.length === held.length, 'the held request at the upstream');
   }
-  assert.equal(balancer.state.backend(0).inFlight, held.length);
+  assert.equal(balancer.state.snapshot(0).inFlight, held.length);
   const listener0Requests = balancer.state.listener(0).requests;
 
   await balancer.listeners[0]!.worker!.terminate();
   // The dead thread's share of in-flight requests is released by the supervisor.
-  await waitFor(() => balancer.state.backend(0).inFlight === held.length - listener0Requests, 'in-flight released');
+  await waitFor(() => balancer.state.snapshot(0).inFlight === held.length - listener0Requests, 'in-flight released');
 
   // Meanwhile, and after the restart, new requests are served.
   for (let i = 0; i < 20; i++) {
@@ -52,14 +52,16 @@ test('a listener thread that dies is restarted, its in-flight counts are release
   await waitFor(() => balancer.listeners[0]!.restarts === 1 && balancer.listeners[0]!.worker !== null, 'listener 0 restarted');
   release();
   await Promise.all(held);
-  await waitFor(() => balancer.state.backend(0).inFlight === 0, 'in-flight back to 0');
+  await waitFor(() => balancer.state.snapshot(0).inFlight === 0, 'in-flight back to 0');
 });
 
-test('an embedded backend thread that dies is restarted on the same port', async (t) => {
-  const balancer = await startTestBalancer(t, ['--threads', '1', '--spawn-backends', '2']);
-  const [origin0] = balancer.origins;
-  await balancer.backends[0]!.worker!.terminate();
-  await waitFor(() => balancer.backends[0]!.restarts === 1 && balancer.backends[0]!.worker !== null, 'backend restarted', { timeoutMs: 15_000 });
+test('a demo backend thread that dies is restarted on the same port', async (t) => {
+  // While it is down it is ejected; a short ejection lets it back in soon after.
+  const balancer = await startTestBalancer(t, ['--threads', '1', '--spawn-backends', '2', '--eject-time', '100ms']);
+  const demo = balancer.demo!;
+  const [origin0] = demo.origins;
+  await demo.threads[0]!.worker!.terminate();
+  await waitFor(() => demo.threads[0]!.restarts === 1 && demo.threads[0]!.worker !== null, 'backend restarted', { timeoutMs: 15_000 });
   // Both backends answer again; the restarted one on its old address.
   const seen = new Set<string>();
   await waitFor(async () => {
@@ -110,13 +112,13 @@ test('a thousand clients vanishing mid-upload, mid-wait and mid-download leave n
   // measured here, it is flat after that (5 rounds: 35.7, 35.5, 35.4, 35.3, 35.3 MB), so
   // the baseline follows a warm-up round.
   await abortMany(1_000);
-  await waitFor(() => balancer.state.backend(0).inFlight === 0, 'warm-up settled');
+  await waitFor(() => balancer.state.snapshot(0).inFlight === 0, 'warm-up settled');
   const fdsBefore = openFileDescriptors();
   const heapBefore = await listenerHeap(balancer.listeners);
 
   await abortMany(1_000);
 
-  await waitFor(() => balancer.state.backend(0).inFlight === 0, 'every in-flight count released');
+  await waitFor(() => balancer.state.snapshot(0).inFlight === 0, 'every in-flight count released');
   // Every upstream request was aborted too: nothing left open at the upstream.
   await waitFor(
     () =>
@@ -128,7 +130,7 @@ test('a thousand clients vanishing mid-upload, mid-wait and mid-download leave n
   t.diagnostic(`fds before ${fdsBefore}, after ${openFileDescriptors()}; listener heap before ${mb(heapBefore)}, after ${mb(heapAfter)}`);
   // A leak of even 2 KB per aborted request would show as 2 MB here.
   assert.ok(heapAfter < heapBefore + 2 * 1024 * 1024, `listener heap grew from ${mb(heapBefore)} to ${mb(heapAfter)}`);
-  assert.equal(balancer.state.backend(0).failures, 0, 'vanishing clients are not backend failures');
+  assert.equal(balancer.state.snapshot(0).failures, 0, 'vanishing clients are not backend failures');
 });
 
 async function listenerHeap(listeners: readonly SupervisedThread[]): Promise<number> {

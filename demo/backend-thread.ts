@@ -1,11 +1,17 @@
 /**
- * @module Worker-thread entry of one embedded backend: listens, reports its port, and
+ * @module Worker-thread entry of one demo backend: listens, reports its port, and
  * closes when the main thread says so.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { answerUsageRequests } from '../supervisor/thread-reports.ts';
-import type { BackendThreadData, ListeningMessage, SupervisorMessage } from '../supervisor/messages.ts';
+import { answerUsageRequests } from '../src/supervisor/thread-reports.ts';
+import type { ListeningMessage, SupervisorMessage } from '../src/supervisor/messages.ts';
 import { createBackendServer } from './backend-server.ts';
+
+/** What a demo backend thread needs to start. */
+export interface BackendThreadData {
+  readonly host: string;
+  readonly port: number;
+}
 
 const { host, port } = workerData as BackendThreadData;
 const server = createBackendServer();

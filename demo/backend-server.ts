@@ -1,5 +1,5 @@
 /**
- * @module The embedded demo backend: an HTTP server that answers any method and path,
+ * @module The demo backend (what `npm start` balances when no --backend is given): an HTTP server that answers any method and path,
  * names itself in the body and in `x-backend`, and reports what it received (method,
  * path, body length and sha256) so that tests and the demo can check what arrived.
  */

@@ -1,0 +1,102 @@
+/**
+ * @module One log line per change of a backend's passive health, whichever thread made
+ * it. Listener threads eject, claim trials and rejoin with atomic operations and then
+ * publish the routing epoch; the main thread waits on that epoch with
+ * `Atomics.waitAsync` (it never blocks, and no listener sends a message), wakes when it
+ * moves, and compares each slot with what it saw last. Counters in the slot (ejections)
+ * make sure a change that came and went between two wake-ups is still reported.
+ */
+import { EJECTION, FAILURE_REASONS, SLOT_STATE } from '../shared/layout.ts';
+import type { SharedState } from '../shared/shared-state.ts';
+
+interface Seen {
+  readonly origin: string;
+  readonly incarnation: number;
+  readonly ejection: number;
+  readonly ejections: number;
+}
+
+export interface EventLogOptions {
+  readonly log: (line: string) => void;
+  /** Whether active checks decide rejoins (the wording of the rejoin line). */
+  readonly activeChecks: boolean;
+  readonly slowStartMs: number;
+}
+
+export class EventLog {
+  readonly #state: SharedState;
+  readonly #options: EventLogOptions;
+  readonly #seen = new Map<number, Seen>();
+  #stopped = false;
+  #done: Promise<void> = Promise.resolve();
+
+  constructor(state: SharedState, options: EventLogOptions) {
+    this.#state = state;
+    this.#options = options;
+  }
+
+  start(): void {
+    this.#scan(false);
+    this.#done = this.#watch();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#state.publish(); // wakes the waiter
+    await this.#done;
+    this.#scan(true);
+  }
+
+  async #watch(): Promise<void> {
+    const { array, index } = this.#state.epochCell();
+    while (!this.#stopped) {
+      const epoch = Atomics.load(array, index);
+      this.#scan(true);
+      const wait = Atomics.waitAsync(array, index, epoch);
+      if (wait.async) await wait.value;
+    }
+  }
+
+  /** Compares every slot with what was seen last; `report` false only records. */
+  #scan(report: boolean): void {
+    const state = this.#state;
+    for (let slot = 0; slot < state.capacity; slot++) {
+      if (state.load(slot, 'state') === SLOT_STATE.empty) {
+        this.#seen.delete(slot);
+        continue;
+      }
+      const now: Seen = {
+        origin: state.origin(slot),
+        incarnation: state.load(slot, 'incarnation'),
+        ejection: state.load(slot, 'ejection'),
+        ejections: state.count(slot, 'ejections'),
+      };
+      const before = this.#seen.get(slot);
+      this.#seen.set(slot, now);
+      if (!report || before === undefined || before.incarnation !== now.incarnation || before.origin !== now.origin) continue;
+      for (const line of this.#describe(slot, before, now)) this.#options.log(`backend ${now.origin}: ${line}`);
+    }
+  }
+
+  #describe(slot: number, before: Seen, now: Seen): string[] {
+    const state = this.#state;
+    const lines: string[] = [];
+    const seconds = `${state.load(slot, 'ejectedForMs') / 1000}s`;
+    const reason = FAILURE_REASONS[state.load(slot, 'lastFailure')] ?? 'other';
+    const newEjections = now.ejections - before.ejections;
+    if (newEjections > 0) {
+      const first =
+        before.ejection === EJECTION.trial
+          ? `trial request failed (${reason}); ejected again for ${seconds}`
+          : `ejected after ${Math.max(1, state.load(slot, 'consecutiveFailures'))} consecutive failures (${reason}) for ${seconds}`;
+      lines.push(newEjections === 1 ? first : `${first} (${newEjections} ejections since the last report)`);
+    }
+    if (now.ejection === EJECTION.trial && before.ejection !== EJECTION.trial) lines.push('ejection over; sending one trial request');
+    if (now.ejection === EJECTION.in && before.ejection !== EJECTION.in && newEjections === 0) {
+      const how = this.#options.activeChecks ? 'after passing health checks' : 'after a successful trial request';
+      const ramp = this.#options.slowStartMs > 0 ? `; slow start over ${this.#options.slowStartMs / 1000}s` : '';
+      lines.push(`rejoined ${how}${ramp}`);
+    }
+    return lines;
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * @module What every exchange of one listener thread shares: the shared state, this
+ * thread's selector, pools, passive-health recorder and retry budget, and the settings
+ * the relay applies per attempt.
+ */
+import type { PassiveHealth } from '../routing/passive-health.ts';
+import type { RetryBudget } from '../routing/retry-budget.ts';
+import type { Selector } from '../routing/selector.ts';
+import type { StickySessions } from '../routing/sticky-sessions.ts';
+import type { SharedState } from '../shared/shared-state.ts';
+import type { UpstreamPools } from '../upstream/upstream-pools.ts';
+
+export interface RelayContext {
+  readonly state: SharedState;
+  /** This listener thread's index. */
+  readonly listener: number;
+  readonly pools: UpstreamPools;
+  readonly selector: Selector;
+  readonly health: PassiveHealth;
+  readonly budget: RetryBudget;
+  /** null when --sticky-cookie is not set. */
+  readonly sticky: StickySessions | null;
+  /** --retries: tries on other backends after a failed attempt. */
+  readonly retries: number;
+  /** --eject-on-5xx: a 5xx answer counts as a failure (it is still relayed). */
+  readonly ejectOn5xx: boolean;
+  /** When active checks have every backend down: how long until one can be up again. */
+  readonly healthRetryMs: number;
+}

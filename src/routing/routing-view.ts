@@ -1,0 +1,116 @@
+/**
+ * @module One listener thread's view of the slot table: the members of the current
+ * generation and, per slot, whether it may take a request. Rebuilt only when the shared
+ * routing epoch moves, which every writer bumps after a change: one `Atomics.load` per
+ * pick tells whether anything changed, and a change made by any thread is seen by every
+ * other thread at its next pick. Nothing here is a private opinion about health: it is
+ * a cache of shared fields, keyed by the epoch they were read at.
+ */
+import { EJECTION, SLOT_STATE, SLOT_STATE_NAME } from '../shared/layout.ts';
+import type { SharedState } from '../shared/shared-state.ts';
+import type { Member } from './algorithms/algorithm.ts';
+
+export type MembershipListener = (members: readonly Member[]) => void;
+
+export class RoutingView {
+  readonly #state: SharedState;
+  #epoch = Number.NaN;
+  #generation = Number.NaN;
+  #members: Member[] = [];
+  readonly #listeners: MembershipListener[] = [];
+  /** Per slot: 1 when active, healthy and not ejected. */
+  readonly eligible: Uint8Array;
+  /** Per slot: configured weight of a member, 0 otherwise. */
+  readonly weights: Int32Array;
+  /** Per slot: the stamp slow start ramps from, while `ramping[slot]` is 1. */
+  readonly rampFrom: Int32Array;
+  readonly ramping: Uint8Array;
+  /** Eligible slots in slot order. */
+  eligibleList: number[] = [];
+  /** Active members in EJECTION.ejected: candidates for the trial request. */
+  ejectedList: number[] = [];
+
+  constructor(state: SharedState) {
+    this.#state = state;
+    this.eligible = new Uint8Array(state.capacity);
+    this.weights = new Int32Array(state.capacity);
+    this.rampFrom = new Int32Array(state.capacity);
+    this.ramping = new Uint8Array(state.capacity);
+  }
+
+  get members(): readonly Member[] {
+    return this.#members;
+  }
+
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** Called with the new members whenever the generation changes (and once at the first refresh). */
+  onMembership(listener: MembershipListener): void {
+    this.#listeners.push(listener);
+  }
+
+  /** Brings the view up to date with shared memory; cheap when nothing changed. */
+  refresh(): void {
+    const state = this.#state;
+    const epoch = state.header('stateEpoch');
+    if (epoch === this.#epoch) return;
+    // The epoch is read first: a change made while we read is published after it, so
+    // the next refresh sees it.
+    const generation = state.header('generation');
+    if (generation !== this.#generation) {
+      this.#members = readMembers(state);
+      this.weights.fill(0);
+      for (const member of this.#members) this.weights[member.slot] = member.weight;
+      this.#generation = generation;
+      for (const listener of this.#listeners) listener(this.#members);
+    }
+    this.#readEligibility();
+    this.#epoch = epoch;
+  }
+
+  #readEligibility(): void {
+    const state = this.#state;
+    this.eligible.fill(0);
+    this.ramping.fill(0);
+    const eligibleList: number[] = [];
+    const ejectedList: number[] = [];
+    for (const { slot } of this.#members) {
+      if (state.load(slot, 'state') !== SLOT_STATE.active) continue;
+      const ejection = state.load(slot, 'ejection');
+      if (ejection === EJECTION.ejected) ejectedList.push(slot);
+      if (ejection !== EJECTION.in || state.load(slot, 'healthy') !== 1) continue;
+      this.eligible[slot] = 1;
+      eligibleList.push(slot);
+      if (state.load(slot, 'ramping') === 1) {
+        this.ramping[slot] = 1;
+        this.rampFrom[slot] = state.load(slot, 'rejoinedAt');
+      }
+    }
+    this.eligibleList = eligibleList;
+    this.ejectedList = ejectedList;
+  }
+}
+
+/**
+ * Every filled slot. A slot being refilled has an odd incarnation, or a different one
+ * after its origin was read: it is left out of this read, and the generation bump that
+ * completes the refill makes the next refresh read it.
+ */
+function readMembers(state: SharedState): Member[] {
+  const members: Member[] = [];
+  for (let slot = 0; slot < state.capacity; slot++) {
+    const code = state.load(slot, 'state');
+    if (code === SLOT_STATE.empty) continue;
+    const incarnation = state.load(slot, 'incarnation');
+    if (incarnation % 2 !== 0) continue;
+    const origin = state.origin(slot);
+    const weight = state.load(slot, 'weight');
+    if (state.load(slot, 'incarnation') !== incarnation) continue;
+    const name = SLOT_STATE_NAME[code];
+    if (name === undefined || name === 'empty') continue;
+    members.push({ slot, origin, weight, state: name });
+  }
+  return members;
+}
