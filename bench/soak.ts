@@ -31,7 +31,7 @@ for (const [flag, value] of [['--duration', durationMs], ['--concurrency', concu
 }
 
 /** The upstream: /ok answers, /error dies before answering (a 502), /slow answers late. */
-function startUpstream(): Promise<Server> {
+function startBackend(): Promise<Server> {
   const server = createServer((req, res) => {
     req.resume();
     if (req.url === '/error') return void req.socket.destroy();
@@ -41,7 +41,7 @@ function startUpstream(): Promise<Server> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-const upstreams = await Promise.all([startUpstream(), startUpstream()]);
+const upstreams = await Promise.all([startBackend(), startBackend()]);
 const origins = upstreams.map((server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
 const parsed = parseCli(['--port', '0', '--threads', values.threads, ...origins.flatMap((origin) => ['--backend', origin])]);
 if (parsed.kind !== 'run') throw new Error('unreachable');

@@ -18,10 +18,10 @@ export const STATUS_BY_CODE = {
   /** nginx's code for a client that went away first; never sent, only counted. */
   CLIENT_CLOSED_REQUEST: 499,
   INTERNAL_ERROR: 500,
-  UPSTREAM_FAILED: 502,
+  BACKEND_FAILED: 502,
   NO_BACKEND: 503,
   AT_CONNECTION_LIMIT: 503,
-  UPSTREAM_TIMEOUT: 504,
+  BACKEND_TIMEOUT: 504,
 } as const;
 
 export type ErrorCode = keyof typeof STATUS_BY_CODE;

@@ -48,17 +48,17 @@ export async function startTestBalancer(t: Cleanup, args: readonly string[]): Pr
   return Object.assign(balancer, { url: `http://127.0.0.1:${balancer.port}`, demo, logged });
 }
 
-export interface TestUpstream {
+export interface TestBackend {
   readonly server: Server;
   readonly port: number;
   readonly origin: string;
-  /** Every request the upstream received, in order of arrival. */
+  /** Every request the backend received, in order of arrival. */
   readonly received: Array<{ method: string; url: string; headers: IncomingMessage['headers']; rawHeaders: string[] }>;
 }
 
-/** An HTTP upstream on an ephemeral port, running `handler` for each request. */
-export async function startUpstream(t: Cleanup, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<TestUpstream> {
-  const received: TestUpstream['received'] = [];
+/** A test backend: an HTTP server on an ephemeral port, running `handler` for each request. */
+export async function startBackend(t: Cleanup, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<TestBackend> {
+  const received: TestBackend['received'] = [];
   const server = createServer((req, res) => {
     received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders });
     handler(req, res);

@@ -53,6 +53,6 @@ export function upstreamError(error: unknown, origin: string): SwitchyardError {
     return new SwitchyardError('BAD_REQUEST', `request cannot be forwarded: ${(error as Error).message}`, { cause: error });
   }
   const what = FAILURES[code]?.what ?? (code.startsWith('HPE_') ? 'sent a malformed response' : 'failed');
-  const status = TIMEOUTS.has(code) ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_FAILED';
+  const status = TIMEOUTS.has(code) ? 'BACKEND_TIMEOUT' : 'BACKEND_FAILED';
   return new SwitchyardError(status, `${where} ${what}${code ? ` (${code})` : ''}`, { cause: error });
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Agent, buildConnector, request } from 'undici';
-import { startTestBalancer, startUpstream, waitFor, within } from '../helpers.ts';
+import { startTestBalancer, startBackend, waitFor, within } from '../helpers.ts';
 
 const LISTENERS = 3;
 const BACKENDS = 3;
@@ -11,7 +11,7 @@ const CONNECTIONS = 64;
 test(`${REQUESTS} requests over ${CONNECTIONS} keep-alive connections and ${LISTENERS} listener threads reach each of ${BACKENDS} backends exactly ${REQUESTS / BACKENDS} times`, async (t) => {
   const upstreams = await Promise.all(
     Array.from({ length: BACKENDS }, (_, i) =>
-      startUpstream(t, (_req, res) => {
+      startBackend(t, (_req, res) => {
         res.setHeader('x-upstream', String(i));
         res.end('ok');
       }),

@@ -10,7 +10,7 @@ import { connect } from 'node:net';
 import { test } from 'node:test';
 import { Agent, request } from 'undici';
 import type { SupervisedThread } from '../../src/supervisor/supervised-thread.ts';
-import { startTestBalancer, startUpstream, waitFor } from '../helpers.ts';
+import { startTestBalancer, startBackend, waitFor } from '../helpers.ts';
 
 // Lets the listener threads collect garbage on request, so heap figures are live data.
 setFlagsFromString('--expose-gc');
@@ -20,7 +20,7 @@ const openFileDescriptors = (): number => readdirSync('/proc/self/fd').length;
 test('a listener thread that dies is restarted, its in-flight counts are released, and the other keeps serving', async (t) => {
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
-  const upstream = await startUpstream(t, (req, res) => {
+  const upstream = await startBackend(t, (req, res) => {
     if (req.url?.startsWith('/hold')) void released.then(() => res.end('late'));
     else res.end('ok');
   });
@@ -74,7 +74,7 @@ test('a demo backend thread that dies is restarted on the same port', async (t) 
 });
 
 test('a thousand clients vanishing mid-upload, mid-wait and mid-download leave no socket, in-flight count or heap behind', async (t) => {
-  const upstream = await startUpstream(t, (req, res) => {
+  const upstream = await startBackend(t, (req, res) => {
     if (req.url === '/download') {
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       res.write(Buffer.alloc(64 * 1024)); // then wait: the client leaves mid-download

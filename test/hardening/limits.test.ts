@@ -8,10 +8,10 @@ import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { request } from 'undici';
-import { rawExchange, startTestBalancer, startUpstream, statusOf, waitFor } from '../helpers.ts';
+import { rawExchange, startTestBalancer, startBackend, statusOf, waitFor } from '../helpers.ts';
 
 test('--max-body: a declared Content-Length over the limit gets 413 and the upstream sees nothing', async (t) => {
-  const upstream = await startUpstream(t, (req, res) => req.resume().on('end', () => res.end('ok')));
+  const upstream = await startBackend(t, (req, res) => req.resume().on('end', () => res.end('ok')));
   const balancer = await startTestBalancer(t, ['--threads', '1', '--backend', upstream.origin, '--max-body', '1k']);
   const { response } = await rawExchange(balancer.port, 'POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n' + 'z'.repeat(5000));
   assert.equal(statusOf(response), 413);
@@ -21,7 +21,7 @@ test('--max-body: a declared Content-Length over the limit gets 413 and the upst
 });
 
 test('--max-body: a chunked body that grows past the limit gets 413 and the upstream sees no partial request', async (t) => {
-  const upstream = await startUpstream(t, (req, res) => req.resume().on('end', () => res.end('ok')));
+  const upstream = await startBackend(t, (req, res) => req.resume().on('end', () => res.end('ok')));
   const balancer = await startTestBalancer(t, ['--threads', '1', '--backend', upstream.origin, '--max-body', '1k']);
   const chunk = (text: string): string => `${text.length.toString(16)}\r\n${text}\r\n`;
   const { response } = await rawExchange(
@@ -34,7 +34,7 @@ test('--max-body: a chunked body that grows past the limit gets 413 and the upst
 });
 
 test('--max-body: a chunked body within the limit is forwarded whole, with its length', async (t) => {
-  const upstream = await startUpstream(t, (req, res) => {
+  const upstream = await startBackend(t, (req, res) => {
     let bytes = 0;
     req.on('data', (c: Buffer) => (bytes += c.length));
     req.on('end', () => res.end(`${bytes} ${req.headers['content-length']} ${req.headers['transfer-encoding'] ?? '-'}`));
@@ -49,7 +49,7 @@ test('--max-body: a chunked body within the limit is forwarded whole, with its l
 });
 
 test('--max-connections: a connection past the limit is answered 503 and closed; the others keep working', async (t) => {
-  const upstream = await startUpstream(t, (_req, res) => res.end('ok'));
+  const upstream = await startBackend(t, (_req, res) => res.end('ok'));
   const balancer = await startTestBalancer(t, ['--threads', '1', '--backend', upstream.origin, '--max-connections', '2']);
   const held = [connect(balancer.port, '127.0.0.1'), connect(balancer.port, '127.0.0.1')];
   t.after(() => held.forEach((socket) => socket.destroy()));

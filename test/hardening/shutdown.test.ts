@@ -10,7 +10,7 @@ import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { Agent, request } from 'undici';
-import { startUpstream, waitFor } from '../helpers.ts';
+import { startBackend, waitFor } from '../helpers.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 
@@ -55,7 +55,7 @@ async function runBalancer(t: { after: (fn: () => unknown) => void }, args: stri
 async function holdingUpstream(t: { after: (fn: () => unknown) => void }) {
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
-  const upstream = await startUpstream(t, (req, res) => {
+  const upstream = await startBackend(t, (req, res) => {
     req.resume();
     void released.then(() => res.end(`done ${req.url}`));
   });

@@ -9,7 +9,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
-import { rawExchange, startTestBalancer, startUpstream, statusOf } from '../helpers.ts';
+import { rawExchange, startTestBalancer, startBackend, statusOf } from '../helpers.ts';
 
 /**
  * A backend whose accept queue is full: a child process listens with a backlog of 1 and
@@ -49,7 +49,7 @@ test('an upstream that does not accept the connection in time gives 504 with a o
 });
 
 test('an upstream that does not send response headers in time gives 504', async (t) => {
-  const upstream = await startUpstream(t, () => {}); // never answers
+  const upstream = await startBackend(t, () => {}); // never answers
   const balancer = await startTestBalancer(t, ['--threads', '1', '--backend', upstream.origin, '--upstream-timeout', '300ms']);
   const res = await request(`${balancer.url}/slow`);
   const body = await res.body.text();
@@ -59,7 +59,7 @@ test('an upstream that does not send response headers in time gives 504', async 
 });
 
 test('an upstream that stalls mid-body aborts the client response instead of ending it cleanly', async (t) => {
-  const upstream = await startUpstream(t, (_req, res) => {
+  const upstream = await startBackend(t, (_req, res) => {
     res.writeHead(200, { 'content-length': '100' });
     res.write('x'.repeat(40)); // then silence
   });
@@ -72,7 +72,7 @@ test('an upstream that stalls mid-body aborts the client response instead of end
 });
 
 test('a client that trickles its request head is cut off (408) while other clients are served', async (t) => {
-  const upstream = await startUpstream(t, (_req, res) => res.end('ok'));
+  const upstream = await startBackend(t, (_req, res) => res.end('ok'));
   const balancer = await startTestBalancer(t, ['--threads', '1', '--backend', upstream.origin, '--client-header-timeout', '500ms']);
   const slow = connect(balancer.port, '127.0.0.1');
   t.after(() => slow.destroy());
@@ -97,7 +97,7 @@ test('a request body that stalls gets 408 and the upstream sees the request abor
   let upstreamSawEnd = false;
   let upstreamSawAbort!: () => void;
   const aborted = new Promise<void>((resolve) => (upstreamSawAbort = resolve));
-  const upstream = await startUpstream(t, (req, res) => {
+  const upstream = await startBackend(t, (req, res) => {
     req.on('end', () => (upstreamSawEnd = true));
     req.on('error', () => upstreamSawAbort());
     req.on('close', () => !upstreamSawEnd && upstreamSawAbort());
@@ -119,7 +119,7 @@ test('a request body that stalls gets 408 and the upstream sees the request abor
 });
 
 test('an idle keep-alive client connection is closed after --keep-alive-timeout', async (t) => {
-  const upstream = await startUpstream(t, (_req, res) => res.end('ok'));
+  const upstream = await startBackend(t, (_req, res) => res.end('ok'));
   const balancer = await startTestBalancer(t, ['--threads', '1', '--backend', upstream.origin, '--keep-alive-timeout', '300ms']);
   const { response, timedOut } = await rawExchange(balancer.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', { timeoutMs: 5_000 });
   assert.equal(timedOut, false, 'closed by the balancer, not by our 5 s guard');

@@ -12,7 +12,7 @@ import {
   parseRawResponse,
   rawExchange,
   startTestBalancer,
-  startUpstream,
+  startBackend,
   statusOf,
 } from '../helpers.ts';
 
@@ -25,7 +25,7 @@ const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
 
 /** A balancer in front of one upstream that counts the TCP connections it accepts. */
 async function startFixture(t: TestContext) {
-  const upstream = await startUpstream(t, (req, res) => {
+  const upstream = await startBackend(t, (req, res) => {
     req.resume();
     req.on('end', () => res.end(`ok ${req.url}`));
   });

@@ -13,7 +13,7 @@ import {
   parseRawResponse,
   rawExchange,
   startTestBalancer,
-  startUpstream,
+  startBackend,
   statusOf,
 } from '../helpers.ts';
 
@@ -33,7 +33,7 @@ const oneChunk = (data: string): string => `${data.length.toString(16)}\r\n${dat
  * its TCP connections and the requests whose body it received to the end. */
 async function startFixture(t: TestContext) {
   const completed: string[] = [];
-  const upstream = await startUpstream(t, (req, res) => {
+  const upstream = await startBackend(t, (req, res) => {
     let length = 0;
     req.on('data', (chunk: Buffer) => (length += chunk.length));
     req.on('end', () => {

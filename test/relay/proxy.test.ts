@@ -9,13 +9,13 @@ import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import type { PeerAnswer, PeerCommand } from '../fixtures/bulk-peer.ts';
-import { deadPort, openRawClient, parseRawResponse, rawExchange, startTestBalancer, startUpstream, statusOf, waitFor, within, type TestUpstream } from '../helpers.ts';
+import { deadPort, openRawClient, parseRawResponse, rawExchange, startTestBalancer, startBackend, statusOf, waitFor, within, type TestBackend } from '../helpers.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** A test upstream behind a real balancer with two listener threads. */
 async function proxied(t: TestContext, handler: Handler) {
-  const upstream = await startUpstream(t, handler);
+  const upstream = await startBackend(t, handler);
   const balancer = await startTestBalancer(t, ['--threads', '2', '--backend', upstream.origin]);
   return { upstream, balancer };
 }
@@ -62,7 +62,7 @@ function rawHeaderNames(rawHeaders: readonly string[]): string[] {
   return rawHeaders.filter((_, i) => i % 2 === 0).map((name) => name.toLowerCase());
 }
 
-function lastReceived(upstream: TestUpstream): TestUpstream['received'][number] {
+function lastReceived(upstream: TestBackend): TestBackend['received'][number] {
   const last = upstream.received.at(-1);
   assert.ok(last, 'the upstream received no request');
   return last;
