@@ -14,6 +14,7 @@ interface Seen {
   readonly incarnation: number;
   readonly ejection: number;
   readonly ejections: number;
+  readonly trials: number;
 }
 
 export interface EventLogOptions {
@@ -70,6 +71,7 @@ export class EventLog {
         incarnation: state.load(slot, 'incarnation'),
         ejection: state.load(slot, 'ejection'),
         ejections: state.count(slot, 'ejections'),
+        trials: state.count(slot, 'trials'),
       };
       const before = this.#seen.get(slot);
       this.#seen.set(slot, now);
@@ -78,21 +80,37 @@ export class EventLog {
     }
   }
 
+  /**
+   * The lines for what happened between two looks. Passive health moves in one cycle,
+   * in -> ejected -> trial -> (ejected | in), so the counts of ejections and trials since
+   * the last look, and the state before and now, say what happened in order.
+   */
   #describe(slot: number, before: Seen, now: Seen): string[] {
     const state = this.#state;
     const lines: string[] = [];
     const seconds = `${state.load(slot, 'ejectedForMs') / 1000}s`;
     const reason = FAILURE_REASONS[state.load(slot, 'lastFailure')] ?? 'other';
-    const newEjections = now.ejections - before.ejections;
-    if (newEjections > 0) {
-      const first =
+    const failedTrial = `trial request failed (${reason}); ejected again for ${seconds}`;
+    let ejections = now.ejections - before.ejections;
+    let trials = now.trials - before.trials;
+    if (ejections > 0 && before.ejection !== EJECTION.ejected) {
+      lines.push(
         before.ejection === EJECTION.trial
-          ? `trial request failed (${reason}); ejected again for ${seconds}`
-          : `ejected after ${Math.max(1, state.load(slot, 'consecutiveFailures'))} consecutive failures (${reason}) for ${seconds}`;
-      lines.push(newEjections === 1 ? first : `${first} (${newEjections} ejections since the last report)`);
+          ? failedTrial
+          : `ejected after ${Math.max(1, state.load(slot, 'consecutiveFailures'))} consecutive failures (${reason}) for ${seconds}`,
+      );
+      ejections--;
     }
-    if (now.ejection === EJECTION.trial && before.ejection !== EJECTION.trial) lines.push('ejection over; sending one trial request');
-    if (now.ejection === EJECTION.in && before.ejection !== EJECTION.in && newEjections === 0) {
+    for (; trials > 0; trials--) {
+      lines.push('ejection over; sending one trial request');
+      if (ejections > 0) {
+        lines.push(failedTrial);
+        ejections--;
+      }
+    }
+    if (ejections > 0) lines.push(`ejected ${ejections} more time${ejections === 1 ? '' : 's'} since the last report`);
+    const rejoined = now.ejection === EJECTION.in && (before.ejection !== EJECTION.in || now.ejections > before.ejections);
+    if (rejoined) {
       const how = this.#options.activeChecks ? 'after passing health checks' : 'after a successful trial request';
       const ramp = this.#options.slowStartMs > 0 ? `; slow start over ${this.#options.slowStartMs / 1000}s` : '';
       lines.push(`rejoined ${how}${ramp}`);

@@ -163,6 +163,7 @@ export class Selector implements Candidates {
       if (between(this.state.load(slot, 'ejectedUntil'), at) < 0) continue;
       if (this.state.cas(slot, 'ejection', EJECTION.ejected, EJECTION.trial) !== EJECTION.ejected) continue;
       this.state.store(slot, 'trialOwner', this.#options.listener + 1);
+      this.state.bump(slot, 'trials');
       this.state.publish();
       return slot;
     }

@@ -118,6 +118,7 @@ export const SLOT = record(
     failures: { type: 'u64', writer: 'listeners (add)', meaning: 'attempts that failed at this backend' },
     retries: { type: 'u64', writer: 'listeners (add)', meaning: 'attempts sent to it as a retry of a failure elsewhere' },
     ejections: { type: 'u64', writer: 'listeners (add)', meaning: 'times it was ejected (a failed trial included)' },
+    trials: { type: 'u64', writer: 'listeners (add)', meaning: 'trial requests sent to it after an ejection ran out' },
     state: { type: 'i32', writer: 'control', meaning: 'SLOT_STATE: empty, active, draining, disabled' },
     incarnation: {
       type: 'i32',

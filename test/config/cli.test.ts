@@ -415,3 +415,14 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     assert.match(run.stdout(), /^switchyard: stopped$/m);
   });
 }
+
+test('the startup line names the algorithm and lists every backend with its weight', async (t) => {
+  const run = runMain(t, ['--port', '0', '--threads', '1', '--algorithm', 'least-connections', '--backend', 'http://127.0.0.1:9101,weight=3', '--backend', 'http://127.0.0.1:9102']);
+  await balancerUrl(run);
+  assert.match(
+    run.stdout(),
+    /^switchyard: listening on http:\/\/127\.0\.0\.1:\d+ \(1 listener thread, least-connections over 2 backends: http:\/\/127\.0\.0\.1:9101 \(weight 3\), http:\/\/127\.0\.0\.1:9102 \(weight 1\)\)$/m,
+  );
+  run.child.kill('SIGTERM');
+  assert.equal(await run.exited(), 0, `stderr: ${run.stderr()}`);
+});
