@@ -119,6 +119,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     recordLatency(state, this.#slot, (at - this.#attemptStartedAt) * 1000, at);
     if (ejectOn5xx && statusCode >= 500) health.failed(this.#slot, '5xx response', this.#trial);
     else health.succeeded(this.#slot, this.#trial);
+    // The trial has its verdict; a body cut off later is an ordinary failure.
+    this.#trial = false;
     // A new pin whenever the pinned backend did not serve: no cookie, a stale one, or
     // the pinned backend failed this request and another one answered.
     const setCookie = sticky !== null && this.#slot !== this.#route.pinned ? sticky.setCookie(this.#slot) : undefined;
