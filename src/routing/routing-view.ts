@@ -76,8 +76,12 @@ export class RoutingView {
     this.ramping.fill(0);
     const eligibleList: number[] = [];
     const ejectedList: number[] = [];
-    for (const { slot } of this.#members) {
-      if (state.load(slot, 'state') !== SLOT_STATE.active) continue;
+    for (const member of this.#members) {
+      const slot = member.slot;
+      // Active in the generation read AND now: a change the control thread has written
+      // but not yet published can only take a backend out early, never put one in
+      // before the rest of its generation (its weight, its pool) is read.
+      if (member.state !== 'active' || state.load(slot, 'state') !== SLOT_STATE.active) continue;
       const ejection = state.load(slot, 'ejection');
       if (ejection === EJECTION.ejected) ejectedList.push(slot);
       if (ejection !== EJECTION.in || state.load(slot, 'healthy') !== 1) continue;
