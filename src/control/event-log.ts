@@ -8,6 +8,7 @@
  */
 import { EJECTION, FAILURE_REASONS, SLOT_STATE } from '../shared/layout.ts';
 import type { SharedState } from '../shared/shared-state.ts';
+import { MAX_EJECTION_MS } from '../routing/passive-health.ts';
 
 interface Seen {
   readonly origin: string;
@@ -21,6 +22,8 @@ export interface EventLogOptions {
   readonly log: (line: string) => void;
   /** Whether active checks decide rejoins (the wording of the rejoin line). */
   readonly activeChecks: boolean;
+  /** --eject-time: the length of a first ejection, from which later ones double. */
+  readonly ejectTimeMs: number;
   readonly slowStartMs: number;
 }
 
@@ -88,25 +91,27 @@ export class EventLog {
   #describe(slot: number, before: Seen, now: Seen): string[] {
     const state = this.#state;
     const lines: string[] = [];
-    const seconds = `${state.load(slot, 'ejectedForMs') / 1000}s`;
     const reason = FAILURE_REASONS[state.load(slot, 'lastFailure')] ?? 'other';
-    const failedTrial = `trial request failed (${reason}); ejected again for ${seconds}`;
-    let ejections = now.ejections - before.ejections;
+    const total = now.ejections - before.ejections;
+    let ejections = total;
+    // The slot keeps the level of its latest ejection only; each ejection of a flapping
+    // backend is one level above the one before, so the k-th of n reported now had the
+    // latest level minus (n - 1 - k).
+    const level = state.load(slot, 'ejectionLevel');
+    const lengthOf = (k: number): string =>
+      `${Math.min(this.#options.ejectTimeMs * 2 ** Math.max(0, level - (total - 1 - k)), MAX_EJECTION_MS) / 1000}s`;
+    const failedTrial = (): string => `trial request failed (${reason}); ejected again for ${lengthOf(total - ejections--)}`;
     let trials = now.trials - before.trials;
     if (ejections > 0 && before.ejection !== EJECTION.ejected) {
       lines.push(
         before.ejection === EJECTION.trial
-          ? failedTrial
-          : `ejected after ${Math.max(1, state.load(slot, 'consecutiveFailures'))} consecutive failures (${reason}) for ${seconds}`,
+          ? failedTrial()
+          : `ejected after ${Math.max(1, state.load(slot, 'consecutiveFailures'))} consecutive failures (${reason}) for ${lengthOf(total - ejections--)}`,
       );
-      ejections--;
     }
     for (; trials > 0; trials--) {
       lines.push('ejection over; sending one trial request');
-      if (ejections > 0) {
-        lines.push(failedTrial);
-        ejections--;
-      }
+      if (ejections > 0) lines.push(failedTrial());
     }
     if (ejections > 0) lines.push(`ejected ${ejections} more time${ejections === 1 ? '' : 's'} since the last report`);
     const rejoined = now.ejection === EJECTION.in && (before.ejection !== EJECTION.in || now.ejections > before.ejections);

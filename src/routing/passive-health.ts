@@ -123,15 +123,22 @@ export class PassiveHealth {
     const state = this.#state;
     let active = 0;
     let healthy = 0;
+    // Backends out of rotation (draining, disabled) that are still marked ejected hold no
+    // place: the bound is a share of the active backends.
+    let idleEjected = 0;
     for (let slot = 0; slot < state.capacity; slot++) {
-      if (state.load(slot, 'state') !== SLOT_STATE.active) continue;
+      const code = state.load(slot, 'state');
+      if (code !== SLOT_STATE.active) {
+        if (code !== SLOT_STATE.empty && state.load(slot, 'ejection') !== EJECTION.in) idleEjected++;
+        continue;
+      }
       active++;
       if (state.load(slot, 'healthy') === 1) healthy++;
     }
     const bound = Math.min(Math.floor((active * this.#options.maxEjectedPercent) / 100), healthy - 1);
     for (;;) {
       const ejected = state.header('ejected');
-      if (ejected + 1 > bound) return false;
+      if (ejected - idleEjected + 1 > bound) return false;
       if (state.headerCas('ejected', ejected, ejected + 1) === ejected) return true;
     }
   }

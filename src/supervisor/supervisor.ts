@@ -49,7 +49,7 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
   const table = new BackendTable(state, { slowStartMs, log: logEvent });
   for (const backend of config.backends) table.addBackend(backend, { initial: true });
 
-  const events = new EventLog(state, { log: logEvent, activeChecks: config.health !== null, slowStartMs });
+  const events = new EventLog(state, { log: logEvent, activeChecks: config.health !== null, ejectTimeMs: config.ejection.timeMs, slowStartMs });
   const checker = config.health === null ? null : new HealthChecker(state, config.health, { log: logEvent, slowStartMs });
   const listeners: SupervisedThread[] = [];
   const stopAll = async (timeoutMs: number): Promise<number> => {

@@ -18,7 +18,7 @@ test('the event log reports each passive-health change a listener makes, one lin
   table.addBackend({ origin: 'http://127.0.0.1:9001', weight: 1 }, { initial: true });
   table.addBackend({ origin: 'http://127.0.0.1:9002', weight: 1 }, { initial: true });
   const logged: string[] = [];
-  const events = new EventLog(state, { log: (line) => logged.push(line), activeChecks: false, slowStartMs: 0 });
+  const events = new EventLog(state, { log: (line) => logged.push(line), activeChecks: false, ejectTimeMs: 30, slowStartMs: 0 });
   events.start();
   t.after(() => events.stop());
   const health = new PassiveHealth(state, { ejectAfter: 3, ejectTimeMs: 30, maxEjectedPercent: 50, slowStartMs: 0 });
