@@ -12,7 +12,7 @@ export { UsageError };
 /** Load runs last at least 100 ms (a shorter one measures only its own start-up) and at most 10 minutes. */
 const BENCH_DURATIONS = { minMs: 100, maxMs: 600_000 };
 
-export const SECTIONS = ['race', 'picker', 'load', 'undici'] as const;
+export const SECTIONS = ['race', 'picker', 'load', 'slow', 'dead', 'undici'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -34,17 +34,20 @@ export interface BenchOptions {
 
 export const BENCH_USAGE = `Usage: npm run bench -- [flags]     (or node bench/run.ts [flags])
 
-Measures switchyard: the race its shared state avoids, the picker's cost, the
-distribution under concurrent load, and what the balancer costs per request.
+Measures switchyard: the race its shared state avoids, select() per algorithm, the
+distribution under concurrent load, what the balancer costs per request, and each
+algorithm with one backend slow and with one backend dead then revived.
 
   --quick             a short run of every section (CI: checks exactness, not speed)
   --json FILE         also write every figure to FILE (with Node version, CPU count)
   --duration T        measured time of each load run, like 10s or 500ms  [10s; quick 2s]
   --warmup T          warm-up before each measured load run              [5s; quick 1s]
+                      (the slow and dead scenarios have their own, shorter timings)
   --connections N     keep-alive connections of the load generator      [64]
   --threads N         listener threads of the N-thread balancer run     [CPUs: ${availableParallelism()}]
-  --backends N        embedded backends, each a worker thread           [2]
+  --backends N        demo backends of the load section, worker threads [2]
   --backend URL       an external backend instead (repeatable), e.g. http://127.0.0.1:9001
+                      (the slow and dead scenarios always start their own three)
   --load-threads N    load generator threads (piscina)                  [CPUs / 2, at least 1]
   --cpu-prof DIR      profile each balancer process (node --cpu-prof) into DIR and print
                       its hot spots; its figures are then inflated by the profiler
@@ -52,7 +55,8 @@ distribution under concurrent load, and what the balancer costs per request.
   --help              this text
 
 Exit codes: 0 done (targets missed are reported, not failed), 1 a correctness check
-failed (round robin not exact, a request errored) or the bench itself failed, 2 bad flag.`;
+failed (round robin not exact, a request errored in any load run or scenario) or the
+bench itself failed, 2 bad flag.`;
 
 const FLAGS = {
   quick: { type: 'boolean' },

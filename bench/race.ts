@@ -1,18 +1,21 @@
 /**
  * @module Section 1, the race made visible: several piscina threads increment one shared
  * counter, first with a plain read-modify-write, then with `Atomics.add`; then the same
- * threads pick backends concurrently, first with a naive shared ticket, then with
- * switchyard's RoundRobinPicker, started just below its fold so that the run crosses it.
+ * threads pick backends concurrently, first with a naive shared ticket, then through
+ * real Selectors with round robin (each thread its own view and selector, as a listener
+ * thread has), started just below the counter's fold so that the run crosses it. The
+ * picking threads are the race tests' own (test/fixtures/race/).
  */
 import { Piscina } from 'piscina';
-import { SharedState } from '../src/shared/layout.ts';
+import type { SharedState } from '../src/shared/shared-state.ts';
+import type { PickResult, PickTask } from '../test/fixtures/race/pick-worker.ts';
+import { stateWithBackends } from '../test/fixtures/race/picker-thread.ts';
+import { StartGate } from '../test/fixtures/race/start-gate.ts';
 import type { CounterTask } from './workers/counter-worker.ts';
-import type { PickTask } from './workers/picker-worker.ts';
 import { int, percent, signed, table, wrap } from './report.ts';
-import { StartGate } from './workers/start-gate.ts';
 
 const COUNTER_WORKER = new URL('./workers/counter-worker.ts', import.meta.url).href;
-const PICKER_WORKER = new URL('./workers/picker-worker.ts', import.meta.url).href;
+const PICK_WORKER = new URL('../test/fixtures/race/pick-worker.ts', import.meta.url).href;
 /** Three backends: not a power of two, so a ticket that wrapped at 2^32 would show. */
 const RACE_BACKENDS = 3;
 
@@ -52,7 +55,8 @@ export interface RaceSection {
 }
 
 export async function runRace(options: RaceOptions, step: (text: string) => void): Promise<RaceSection> {
-  const pool = new Piscina({ minThreads: options.threads, maxThreads: options.threads });
+  // One task per thread: the start gate needs every racer running its own task.
+  const pool = new Piscina({ minThreads: options.threads, maxThreads: options.threads, concurrentTasksPerWorker: 1 });
   try {
     step(`plain a[0] = a[0] + 1 on ${options.threads} threads`);
     const plain = await counterRace(pool, options, false);
@@ -62,15 +66,16 @@ export async function runRace(options: RaceOptions, step: (text: string) => void
     const picksPerThread = Math.ceil(options.picksPerThread / RACE_BACKENDS) * RACE_BACKENDS;
     const total = picksPerThread * options.threads;
     step('naive shared ticket (load, then store + 1)');
-    const unsafeState = SharedState.create({ backendCount: RACE_BACKENDS, listenerCount: 1 });
+    const weights = Array.from({ length: RACE_BACKENDS }, () => 1);
+    const { state: unsafeState } = stateWithBackends(weights, options.threads);
     const unsafe = await pickerRace(pool, options.threads, picksPerThread, unsafeState, 'unsafe');
     const unsafePicker = { ...unsafe, picker: 'naive shared ticket', repeatedTickets: total - unsafeState.getRoundRobinNext() };
 
-    step('RoundRobinPicker (Atomics.add), across the fold');
-    const state = SharedState.create({ backendCount: RACE_BACKENDS, listenerCount: 1 });
+    step('round robin through Selectors (Atomics.add), across the fold');
+    const { state } = stateWithBackends(weights, options.threads);
     const foldAt = state.roundRobinWrap;
     const startedAt = foldAt - Math.floor(total / 2);
-    state.setRoundRobinNext(startedAt);
+    state.setRoundRobin(startedAt);
     const rr = await pickerRace(pool, options.threads, picksPerThread, state, 'round-robin');
     const endedAt = state.getRoundRobinNext();
     return {
@@ -81,7 +86,7 @@ export async function runRace(options: RaceOptions, step: (text: string) => void
       unsafePicker,
       roundRobin: {
         ...rr,
-        picker: 'RoundRobinPicker',
+        picker: 'round robin (Selector)',
         // Every ticket handed out once: the counter moved by exactly `total` (folding once).
         repeatedTickets: total - (endedAt >= startedAt ? endedAt - startedAt : endedAt + foldAt - startedAt),
         startedAt,
@@ -117,15 +122,17 @@ async function pickerRace(
   algorithm: PickTask['algorithm'],
 ): Promise<Omit<PickerRace, 'picker' | 'repeatedTickets'>> {
   const gate = StartGate.create();
-  const task: PickTask = { gate: gate.buffer, state: state.buffer, times: picksPerThread, algorithm };
-  const runs = Array.from({ length: threads }, () => pool.run(task, { filename: PICKER_WORKER, name: 'pick' }) as Promise<number[]>);
+  const runs = Array.from({ length: threads }, (_, listener) => {
+    const task: PickTask = { gate: gate.buffer, state: state.buffer, times: picksPerThread, algorithm, listener, recordTickets: false };
+    return pool.run(task, { filename: PICK_WORKER, name: 'pick' }) as Promise<PickResult>;
+  });
   await gate.openWhenArrived(threads);
   const started = performance.now();
   const perThread = await Promise.all(runs);
   const ms = performance.now() - started;
-  const counts = Array.from({ length: state.backendCount }, (_, b) => perThread.reduce((sum, c) => sum + (c[b] ?? 0), 0));
+  const counts = Array.from({ length: state.capacity }, (_, b) => perThread.reduce((sum, r) => sum + (r.counts[b] ?? 0), 0));
   const picks = threads * picksPerThread;
-  const expectedEach = picks / state.backendCount;
+  const expectedEach = picks / state.capacity;
   const deviations = counts.map((c) => c - expectedEach);
   return { picks, counts, expectedEach, deviations, exact: deviations.every((d) => d === 0), ms };
 }
@@ -144,7 +151,7 @@ export function raceTable(race: RaceSection): string {
   const picker = table(
     ['picker', ...backends, 'deviation', 'tickets repeated', 'exact'],
     [race.unsafePicker, race.roundRobin].map((run) => [
-      run === race.roundRobin ? 'RoundRobinPicker (Atomics.add)' : 'naive ticket (load; store + 1)',
+      run === race.roundRobin ? 'round robin, Selector (Atomics.add)' : 'naive ticket (load; store + 1)',
       ...run.counts.map(int),
       run.deviations.map(signed).join(' / '),
       int(run.repeatedTickets),
@@ -163,7 +170,7 @@ export function raceTable(race: RaceSection): string {
     '',
     wrap(
       `The naive split can look nearly even while ${int(race.unsafePicker.repeatedTickets)} tickets were handed out twice: per-backend counts alone hide lost updates. ` +
-        `RoundRobinPicker's counter started ${int(rr.foldAt - rr.startedAt)} below its fold (${int(rr.foldAt)}) and ended at ${int(rr.endedAt)}: ` +
+        `Round robin's counter started ${int(rr.foldAt - rr.startedAt)} below its fold (${int(rr.foldAt)}) and ended at ${int(rr.endedAt)}: ` +
         (rr.foldCrossedExactly ? 'it folded once and every ticket was used exactly once.' : 'NOT where exact round robin ends: tickets were lost or repeated.'),
     ),
   ].join('\n');

@@ -2,13 +2,18 @@
  * @module `npm run bench`: the entry of switchyard's benchmarks. Parses the flags, runs
  * each section with a progress display on stderr, prints its tables on stdout as soon as
  * it is done, then the targets, and writes every figure to --json. Exits 1 when a
- * correctness check fails (round robin not exact, a request errored), never for speed.
+ * correctness check fails (round robin not exact, a request errored in a load run or a
+ * scenario), never for speed.
  */
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { ALGORITHMS } from '../src/routing/algorithms/names.ts';
 import { Cleanup } from './cleanup.ts';
 import { runLoadSection, type LoadSection } from './load/load-section.ts';
+import { runDeadBackend, type DeadBackendSection } from './load/dead-backend.ts';
 import { costReport, distributionReport, loadTargets } from './load/load-report.ts';
+import { deadBackendReport, scenarioTargets, slowBackendReport } from './load/scenario-report.ts';
+import { runSlowBackend, type SlowBackendSection } from './load/slow-backend.ts';
 import { BENCH_USAGE, UsageError, parseBenchArgs, type BenchOptions } from './options.ts';
 import { runPickerBench, pickerTable, type PickerBenchResult } from './picker.bench.ts';
 import { profileTable, summariseProfiles, type ProfileSummary } from './profile.ts';
@@ -20,6 +25,15 @@ import { runUndiciApiBench, undiciApiTable, type UndiciApiResult } from './undic
 const EXIT = { OK: 0, CHECK_FAILED: 1, USAGE: 2, INTERRUPTED: 130 } as const;
 /** If something still holds the process open this long after cleanup, say what and exit. */
 const EXIT_WATCHDOG_MS = 10_000;
+/** Each slow backend's answers come this late. */
+const SLOW_DELAY_MS = 30;
+const SCENARIO_BACKENDS = 3;
+/** Timings of the two scenarios (each runs once per algorithm). */
+const SLOW_TIMINGS = { quick: { warmupMs: 500, measureMs: 1_000 }, full: { warmupMs: 2_000, measureMs: 5_000 } } as const;
+const DEAD_TIMINGS = {
+  quick: { warmupMs: 300, killAfterMs: 300, deadMs: 600, rejoinWaitMs: 2_000, tailMs: 300, ejectTimeMs: 250 },
+  full: { warmupMs: 1_000, killAfterMs: 1_000, deadMs: 3_000, rejoinWaitMs: 5_000, tailMs: 1_000, ejectTimeMs: 500 },
+} as const;
 
 interface Results {
   bench: 'switchyard';
@@ -36,6 +50,8 @@ interface Results {
   picker?: PickerBenchResult;
   load?: LoadSection;
   profiles?: Record<string, ProfileSummary>;
+  slowBackend?: SlowBackendSection;
+  deadBackend?: DeadBackendSection;
   undiciApi?: UndiciApiResult;
   targets: TargetResult[];
   notes: string[];
@@ -105,12 +121,12 @@ async function main(options: BenchOptions): Promise<void> {
       console.log(raceTable(race));
       const exact = race.roundRobin.exact && race.roundRobin.foldCrossedExactly;
       results.targets.push({
-        name: 'RoundRobinPicker exact under a thread race',
+        name: 'Round robin (Selector) exact under a thread race',
         measured: exact ? 'exact' : 'NOT exact',
         target: 'deviation 0, no ticket repeated',
         verdict: exact ? 'PASS' : 'FAIL',
       });
-      if (!exact) results.failures.push('RoundRobinPicker was not exact when threads raced');
+      if (!exact) results.failures.push('round robin was not exact when threads raced');
     }
 
     if (has('picker')) {
@@ -120,7 +136,7 @@ async function main(options: BenchOptions): Promise<void> {
         (text) => progress.update(text),
       );
       results.picker = picker;
-      console.log(heading(2, 'Picker cost (tinybench, this thread; contended: other cores pick on the same counter)'));
+      console.log(heading(2, 'Picker cost: select() per algorithm (tinybench, this thread; contended: every other core picks on the same state)'));
       console.log(pickerTable(picker));
     }
 
@@ -164,6 +180,37 @@ async function main(options: BenchOptions): Promise<void> {
       }
     }
 
+    const scenario = {
+      connections: options.connections,
+      loadThreads: options.loadThreads,
+      threads: options.threads,
+      algorithms: ALGORITHMS,
+      backendCount: SCENARIO_BACKENDS,
+    };
+    if (has('slow')) {
+      progress.step(title(`one backend slow, each algorithm (${ALGORITHMS.length})`));
+      const slow = await runSlowBackend({ ...scenario, ...SLOW_TIMINGS[options.quick ? 'quick' : 'full'], delayMs: SLOW_DELAY_MS }, progress, cleanup);
+      results.slowBackend = slow;
+      console.log(heading(5, `One backend slow (+${SLOW_DELAY_MS} ms per answer), each algorithm`));
+      console.log(slowBackendReport(slow));
+      const checks = scenarioTargets('one backend slow', slow.runs);
+      results.targets.push(...checks.targets);
+      results.failures.push(...checks.failures);
+      results.notes.push(...checks.notes);
+    }
+
+    if (has('dead')) {
+      progress.step(title(`one backend dead then revived, each algorithm (${ALGORITHMS.length})`));
+      const dead = await runDeadBackend({ ...scenario, ...DEAD_TIMINGS[options.quick ? 'quick' : 'full'] }, progress, cleanup);
+      results.deadBackend = dead;
+      console.log(heading(6, 'One backend dead, then revived, each algorithm'));
+      console.log(deadBackendReport(dead));
+      const checks = scenarioTargets('one backend dead then revived', dead.runs);
+      results.targets.push(...checks.targets);
+      results.failures.push(...checks.failures);
+      results.notes.push(...checks.notes);
+    }
+
     if (has('undici')) {
       progress.step(title('undici request vs stream vs dispatch (tinybench)'));
       const undiciApi = await runUndiciApiBench(
@@ -171,7 +218,7 @@ async function main(options: BenchOptions): Promise<void> {
         (text) => progress.update(text),
       );
       results.undiciApi = undiciApi;
-      console.log(heading(5, 'undici API for the upstream side (one thread relaying small GETs from one backend)'));
+      console.log(heading(7, 'undici API for the upstream side (one thread relaying small GETs from one backend)'));
       console.log(undiciApiTable(undiciApi));
       const [cheapest] = [...undiciApi.costs].sort((a, b) => a.cpuMicrosPerRequest - b.cpuMicrosPerRequest);
       if (options.quick) console.log(wrap('Quick run: samples too short to rank the APIs; a full run does.'));

@@ -1,12 +1,10 @@
 /**
- * @module The backends the load section drives: switchyard's own embedded backend
- * (src/backend/backend-thread.ts), each in a worker thread of the bench process and
- * supervised by the project's SupervisedThread, or external services given by URL.
+ * @module The backends the load section drives: switchyard's demo backends
+ * (demo/demo-backends.ts, each a worker thread of the bench process supervised by the
+ * project's SupervisedThread), or external services given by URL.
  */
-import { SupervisedThread } from '../../src/supervisor/supervised-thread.ts';
-import type { BackendThreadData } from '../../src/supervisor/messages.ts';
+import { startDemoBackends } from '../../demo/demo-backends.ts';
 
-const BACKEND_ENTRY = new URL('../../src/backend/backend-thread.ts', import.meta.url);
 const HOST = '127.0.0.1';
 
 export interface Backends {
@@ -19,34 +17,16 @@ export interface Backends {
 }
 
 export async function startBackendThreads(count: number, log: (line: string) => void): Promise<Backends> {
-  const threads = Array.from(
-    { length: count },
-    (_, i) =>
-      new SupervisedThread({
-        label: `backend ${i}`,
-        entry: BACKEND_ENTRY,
-        workerData: (): BackendThreadData => ({ host: HOST, port: 0 }),
-        log,
-      }),
-  );
-  const stop = async (): Promise<void> => {
-    await Promise.all(threads.map((thread) => thread.stop(1_000)));
+  const demo = await startDemoBackends({ host: HOST, port: 0, count, log });
+  return {
+    origins: demo.origins,
+    embedded: true,
+    async cpuMicros() {
+      const usage = await Promise.all(demo.threads.map((thread) => thread.cpuUsage()));
+      return usage.map((u) => (u ? u.userMicros + u.systemMicros : 0));
+    },
+    stop: () => demo.stop(),
   };
-  try {
-    const ports = await Promise.all(threads.map((thread) => thread.start()));
-    return {
-      origins: ports.map((port) => `http://${HOST}:${port}`),
-      embedded: true,
-      async cpuMicros() {
-        const usage = await Promise.all(threads.map((thread) => thread.cpuUsage()));
-        return usage.map((u) => (u ? u.userMicros + u.systemMicros : 0));
-      },
-      stop,
-    };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
 }
 
 export function externalBackends(origins: readonly string[]): Backends {

@@ -4,7 +4,7 @@
  * does not stop by itself.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import type { BalancerSnapshot, ChildReport, ListeningReport, ParentRequest } from './balancer-messages.ts';
+import type { BalancerSnapshot, ChildReport, ListeningReport, ParentRequest, SlotEventReport } from './balancer-messages.ts';
 
 const ENTRY = new URL('./balancer-process.ts', import.meta.url);
 const START_TIMEOUT_MS = 15_000;
@@ -23,6 +23,9 @@ export class BalancerChild {
   readonly pid: number;
   readonly #child: ChildProcess;
   readonly #exited: Promise<number | null>;
+  /** Every change of a backend's passive health the child reported, in order. */
+  readonly events: SlotEventReport[] = [];
+  readonly #waiters = new Set<() => void>();
   #nextId = 0;
 
   private constructor(child: ChildProcess, listening: ListeningReport, exited: Promise<number | null>) {
@@ -31,6 +34,32 @@ export class BalancerChild {
     this.threads = listening.threads;
     this.pid = child.pid ?? 0;
     this.#exited = exited;
+    child.on('message', (report: ChildReport) => {
+      if (report.type !== 'slot-event') return;
+      this.events.push(report);
+      for (const waiter of [...this.#waiters]) waiter();
+    });
+  }
+
+  /** The first event from `from` on (an index into `events`) that `matches`, or null
+   * when none came within `timeoutMs`. */
+  async waitForEvent(from: number, matches: (event: SlotEventReport) => boolean, timeoutMs: number): Promise<SlotEventReport | null> {
+    const find = (): SlotEventReport | null => this.events.slice(from).find(matches) ?? null;
+    const found = find();
+    if (found || timeoutMs <= 0) return found;
+    return new Promise((resolve) => {
+      const done = (event: SlotEventReport | null): void => {
+        clearTimeout(timer);
+        this.#waiters.delete(waiter);
+        resolve(event);
+      };
+      const timer = setTimeout(() => done(find()), timeoutMs);
+      const waiter = (): void => {
+        const event = find();
+        if (event) done(event);
+      };
+      this.#waiters.add(waiter);
+    });
   }
 
   static async start({ args, execArgv = [] }: BalancerChildOptions): Promise<BalancerChild> {

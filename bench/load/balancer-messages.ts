@@ -2,7 +2,7 @@
  * @module What crosses between the bench and the balancer it runs as a child process
  * (balancer-process.ts). Plain data only.
  */
-import type { BackendSnapshot, ListenerSnapshot } from '../../src/shared/layout.ts';
+import type { ListenerSnapshot, SlotSnapshot } from '../../src/shared/shared-state.ts';
 
 export interface CpuMicros {
   readonly user: number;
@@ -31,8 +31,23 @@ export interface BalancerSnapshot {
   readonly rssBytes: number;
   /** V8 heap in use, summed over the listener threads (each thread has its own heap). */
   readonly listenerHeapBytes: number;
-  readonly backends: readonly BackendSnapshot[];
+  readonly backends: readonly SlotSnapshot[];
   readonly listeners: readonly ListenerSnapshot[];
+  /** Header counters: retries the shared budget refused, requests answered 503 for want of a backend. */
+  readonly retriesRefused: number;
+  readonly noBackend: number;
+}
+
+/** A change of one backend's passive health (slot-watch.ts), sent as soon as the child's
+ * main thread sees it. */
+export interface SlotEventReport {
+  readonly type: 'slot-event';
+  /** When it was seen: wall-clock milliseconds, `performance.timeOrigin + performance.now()`. */
+  readonly at: number;
+  readonly origin: string;
+  readonly ejection: 'in' | 'ejected' | 'trial';
+  /** The slot's ejection count so far (failed trials included). */
+  readonly ejections: number;
 }
 
 export interface StoppedReport {
@@ -40,6 +55,6 @@ export interface StoppedReport {
   readonly aborted: number;
 }
 
-export type ChildReport = ListeningReport | BalancerSnapshot | StoppedReport;
+export type ChildReport = ListeningReport | BalancerSnapshot | SlotEventReport | StoppedReport;
 
 export type ParentRequest = { readonly type: 'snapshot'; readonly id: number } | { readonly type: 'stop' };

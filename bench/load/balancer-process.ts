@@ -9,6 +9,7 @@ import { memoryUsage } from 'node:process';
 import { parseCli } from '../../src/config/cli.ts';
 import { startBalancer } from '../../src/supervisor/supervisor.ts';
 import type { BalancerSnapshot, ChildReport, CpuMicros, ParentRequest } from './balancer-messages.ts';
+import { SlotWatch } from './slot-watch.ts';
 
 const STOP_TIMEOUT_MS = 2_000;
 
@@ -20,6 +21,8 @@ function report(message: ChildReport, then?: () => void): void {
 const parsed = parseCli(process.argv.slice(2));
 if (parsed.kind !== 'run') throw new Error('balancer-process needs flags to run with, not --help');
 const balancer = await startBalancer(parsed.config, { log: (line) => console.error(`balancer: ${line}`) });
+const watch = new SlotWatch(balancer.state, (event) => report(event));
+watch.start();
 
 async function snapshot(id: number): Promise<BalancerSnapshot> {
   // The process-wide figure first, at the moment the question arrives; the per-thread
@@ -38,6 +41,8 @@ async function snapshot(id: number): Promise<BalancerSnapshot> {
     listenerHeapBytes: usage.reduce((sum, u) => sum + (u?.heapUsedBytes ?? 0), 0),
     backends: balancer.state.backends(),
     listeners: balancer.state.listeners(),
+    retriesRefused: balancer.state.headerCount('retriesRefused'),
+    noBackend: balancer.state.headerCount('noBackend'),
   };
 }
 
@@ -45,6 +50,7 @@ let stopping = false;
 async function stop(): Promise<void> {
   if (stopping) return;
   stopping = true;
+  watch.stop();
   const aborted = await balancer.stop(STOP_TIMEOUT_MS);
   report({ type: 'stopped', aborted }, () => process.exit(0));
 }
@@ -56,4 +62,4 @@ process.on('message', (request: ParentRequest) => {
 // The bench died or went away: nobody will ever ask us to stop.
 process.on('disconnect', () => void stop());
 
-report({ type: 'listening', port: balancer.port, origins: balancer.origins, threads: balancer.listeners.length });
+report({ type: 'listening', port: balancer.port, origins: parsed.config.backends.map((b) => b.origin), threads: balancer.listeners.length });

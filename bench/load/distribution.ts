@@ -3,11 +3,11 @@
  * state, checked against what exact round robin must give and against what the backends
  * themselves answered) and per listener thread (what the kernel's reusePort gave each).
  */
-import type { BackendSnapshot, ListenerSnapshot } from '../../src/shared/layout.ts';
+import type { ListenerSnapshot, SlotSnapshot } from '../../src/shared/shared-state.ts';
 
 export interface BackendShare {
   readonly origin: string;
-  /** Requests the balancer sent there (shared state, STARTED). */
+  /** Requests the balancer sent there (the slot's `started` counter in shared state). */
   readonly requests: number;
   readonly share: number;
   /** What exact round robin gives after this many picks from a fresh counter. */
@@ -46,7 +46,7 @@ export function expectedRoundRobin(total: number, n: number, b: number): number 
 
 export function distribution(
   origins: readonly string[],
-  backends: readonly BackendSnapshot[],
+  backends: readonly SlotSnapshot[],
   listeners: readonly ListenerSnapshot[],
   answeredByName: Readonly<Record<string, number>>,
 ): Distribution {

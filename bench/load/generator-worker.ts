@@ -16,7 +16,8 @@ export interface LoadTask {
   /** This thread's line in the control block. */
   readonly thread: number;
   readonly origin: string;
-  readonly path: string;
+  /** Requests go to `/item/0` .. `/item/{paths - 1}` in turn; 0: every request is for `/`. */
+  readonly paths: number;
   readonly connections: number;
 }
 
@@ -80,7 +81,8 @@ export default async function generateLoad(task: LoadTask): Promise<LoadThreadRe
     headersTimeout: REQUEST_TIMEOUT_MS,
     bodyTimeout: REQUEST_TIMEOUT_MS,
   });
-  const options: Dispatcher.DispatchOptions = { origin: task.origin, path: task.path, method: 'GET' };
+  const paths = task.paths > 0 ? Array.from({ length: task.paths }, (_, i) => `/item/${i}`) : ['/'];
+  let nextPath = task.thread;
   const latency = createHistogram();
   const byBackend: Record<string, number> = {};
   const errors: Record<string, number> = {};
@@ -105,8 +107,11 @@ export default async function generateLoad(task: LoadTask): Promise<LoadThreadRe
 
   const user = async (): Promise<void> => {
     const me = new ClosedLoopUser();
+    // One options object per user: it is reused only once its request has ended.
+    const options: Dispatcher.DispatchOptions = { origin: task.origin, path: '/', method: 'GET' };
     for (let phase = control.phase; phase !== Phase.STOP; phase = control.phase) {
       notePhase(phase);
+      options.path = paths[nextPath++ % paths.length] as string;
       const started = performance.now();
       await me.send(pool, options);
       const failed = me.error !== null || me.status < 200 || me.status >= 300;

@@ -22,7 +22,12 @@ export interface LoadGeneratorOptions {
 export interface LoadPhases<S> {
   readonly origin: string;
   readonly warmupMs: number;
+  /** The measured window's length; it ends earlier if `until` settles first. */
   readonly measureMs: number;
+  readonly until?: Promise<unknown>;
+  /** Requests go to `/item/0` .. `/item/{paths - 1}` in turn (keys for consistent
+   * hashing by path); without it, every request is for `/`. */
+  readonly paths?: number;
   /** Called at both ends of the measured window; what it returns comes back in the run. */
   readonly snapshot: () => Promise<S>;
   /** Live figures, about four times a second. */
@@ -84,7 +89,7 @@ export class LoadGenerator {
         control: control.buffer,
         thread,
         origin: phases.origin,
-        path: '/',
+        paths: phases.paths ?? 0,
         connections: Math.floor(this.connections / this.threads) + (thread < this.connections % this.threads ? 1 : 0),
       }),
     );
@@ -105,11 +110,16 @@ export class LoadGenerator {
     try {
       const started = performance.now();
       await this.#watch('warm-up', phases.warmupMs, started, phases.onTick, () => failure !== null);
+      let ended = false;
+      const end = (): void => {
+        ended = true;
+      };
+      phases.until?.then(end, end);
       before = await phases.snapshot();
       c0 = control.totals().completed;
       control.setPhase(Phase.MEASURE);
       t0 = performance.now();
-      await this.#watch('measure', phases.measureMs, started, phases.onTick, () => failure !== null);
+      await this.#watch('measure', phases.measureMs, started, phases.onTick, () => failure !== null || ended);
       c1 = control.totals().completed;
       t1 = performance.now();
       after = await phases.snapshot();

@@ -3,7 +3,7 @@
  * `times` times, either with a plain read-modify-write, which loses updates when another
  * thread writes between the read and the write, or with `Atomics.add`, which cannot.
  */
-import { StartGate } from './start-gate.ts';
+import { StartGate } from '../../test/fixtures/race/start-gate.ts';
 
 export interface CounterTask {
   readonly gate: SharedArrayBuffer;

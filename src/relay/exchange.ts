@@ -204,16 +204,22 @@ export class Exchange implements Dispatcher.DispatchHandler {
     return socket ? (socket.bytesRead ?? 0) > 0 : this.#resends === 0;
   }
 
-  /** Another backend, within --retries and the shared retry budget (which this takes). */
+  /**
+   * Another backend, within --retries. A request whose connection was never made is
+   * sent on at once (Finagle calls this a requeue): no backend worked on it, so sending
+   * it elsewhere adds no load, and a dead backend under load would otherwise turn a
+   * burst of refusals into 502s. A request a backend may have worked on is a retry, and
+   * takes a place in the shared retry budget, or is not retried.
+   */
   #mayRetryElsewhere(error: Error): boolean {
     if (this.#route.attempt >= this.#context.retries) return false;
     const phase = failurePhase(error);
-    const body = this.#options.body;
-    const untouchedStream = body !== null && typeof body === 'object' && 'readableDidRead' in body && !body.readableDidRead && !body.destroyed;
-    const allowed =
-      (phase === 'connect' && (this.#replayable() || untouchedStream)) ||
-      (phase === 'died' && IDEMPOTENT.has(this.#options.method) && this.#replayable());
-    if (!allowed) return false;
+    if (phase === 'connect') {
+      const body = this.#options.body;
+      const untouchedStream = body !== null && typeof body === 'object' && 'readableDidRead' in body && !body.readableDidRead && !body.destroyed;
+      return this.#replayable() || untouchedStream;
+    }
+    if (phase !== 'died' || !IDEMPOTENT.has(this.#options.method) || !this.#replayable()) return false;
     this.#budgetHeld = this.#context.budget.tryAcquire();
     return this.#budgetHeld;
   }

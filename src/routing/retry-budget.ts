@@ -1,9 +1,11 @@
 /**
  * @module The retry budget every listener thread shares: retries in flight may not
  * exceed max(3, 20% of the requests in flight), both counted in shared memory. Without
- * it, a backend failure under load turns each request into `--retries + 1` attempts,
- * and the retries pile onto the backends that are left (a retry storm); Envoy and
- * Finagle bound retries the same way.
+ * it, backends that fail under load (resetting connections mid-request) turn each
+ * request into `--retries + 1` attempts, and the retries pile onto the backends that
+ * are left (a retry storm); Envoy and Finagle bound retries the same way. A request
+ * whose connection was never made is not a retry in this sense (relay/exchange.ts): no
+ * backend worked on it, and it is sent on without a place here, as Finagle requeues.
  *
  * A retry takes its place optimistically: `Atomics.add`, then a check of the value it
  * got, and a `sub` if that was over the limit. Two threads racing for the last place

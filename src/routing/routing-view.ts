@@ -25,6 +25,7 @@ export class RoutingView {
   /** Per slot: the stamp slow start ramps from, while `ramping[slot]` is 1. */
   readonly rampFrom: Int32Array;
   readonly ramping: Uint8Array;
+  readonly #incarnations: Int32Array;
   /** Eligible slots in slot order. */
   eligibleList: number[] = [];
   /** Active members in EJECTION.ejected: candidates for the trial request. */
@@ -36,6 +37,7 @@ export class RoutingView {
     this.weights = new Int32Array(state.capacity);
     this.rampFrom = new Int32Array(state.capacity);
     this.ramping = new Uint8Array(state.capacity);
+    this.#incarnations = new Int32Array(state.capacity);
   }
 
   get members(): readonly Member[] {
@@ -60,7 +62,7 @@ export class RoutingView {
     // the next refresh sees it.
     const generation = state.header('generation');
     if (generation !== this.#generation) {
-      this.#members = readMembers(state);
+      this.#members = readMembers(state, this.#incarnations);
       this.weights.fill(0);
       for (const member of this.#members) this.weights[member.slot] = member.weight;
       this.#generation = generation;
@@ -82,6 +84,9 @@ export class RoutingView {
       // but not yet published can only take a backend out early, never put one in
       // before the rest of its generation (its weight, its pool) is read.
       if (member.state !== 'active' || state.load(slot, 'state') !== SLOT_STATE.active) continue;
+      // Still the backend the members were read for: read after the state, because a
+      // refill writes the incarnation before the state.
+      if (state.load(slot, 'incarnation') !== this.#incarnations[slot]) continue;
       const ejection = state.load(slot, 'ejection');
       if (ejection === EJECTION.ejected) ejectedList.push(slot);
       if (ejection !== EJECTION.in || state.load(slot, 'healthy') !== 1) continue;
@@ -102,7 +107,7 @@ export class RoutingView {
  * after its origin was read: it is left out of this read, and the generation bump that
  * completes the refill makes the next refresh read it.
  */
-function readMembers(state: SharedState): Member[] {
+function readMembers(state: SharedState, incarnations: Int32Array): Member[] {
   const members: Member[] = [];
   for (let slot = 0; slot < state.capacity; slot++) {
     const code = state.load(slot, 'state');
@@ -114,6 +119,7 @@ function readMembers(state: SharedState): Member[] {
     if (state.load(slot, 'incarnation') !== incarnation) continue;
     const name = SLOT_STATE_NAME[code];
     if (name === undefined || name === 'empty') continue;
+    incarnations[slot] = incarnation;
     members.push({ slot, origin, weight, state: name });
   }
   return members;

@@ -1,9 +1,10 @@
 /**
  * End to end, real sockets, two listener threads: when a failed attempt is sent to
  * another backend. A POST refused at connect goes elsewhere and arrives once, body
- * intact; a POST whose bytes reached a backend is never sent again; and under a storm of
- * failures the retries in flight stay within the shared budget, max(3, 20% of the
- * requests in flight), the rest answered with the 502 of their failure.
+ * intact; a POST whose bytes reached a backend is never sent again; under a storm of
+ * failures at a backend that took the requests, the retries in flight stay within the
+ * shared budget, max(3, 20% of the requests in flight), the rest answered with the 502 of
+ * their failure; refusals at connect are sent on outside the budget.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -86,9 +87,12 @@ test('a POST whose body reached a backend that then cut the connection is not se
 test('the retry budget holds under a storm: retries in flight stay within max(3, 20% of requests in flight), the rest get the 502 of their failure', async (t) => {
   const REQUESTS = 60;
   const held = await startE2eBackend(t, 'held');
-  const dead = `http://127.0.0.1:${await deadPort()}`;
-  // Never ejected: every request whose turn is the dead backend fails there and asks for a retry.
-  const balancer = await startTestBalancer(t, ['--threads', '2', '--eject-after', '0', ...backendArgs([dead, held.origin])]);
+  // A backend that takes every request and then cuts the connection without an answer:
+  // it may have worked on each one, so sending them elsewhere is a retry, and budgeted.
+  const resetter = await startE2eBackend(t, 'resetter');
+  resetter.behave(resetAfterBody);
+  // Never ejected: every request whose turn is the resetter fails there and asks for a retry.
+  const balancer = await startTestBalancer(t, ['--threads', '2', '--eject-after', '0', ...backendArgs([resetter.origin, held.origin])]);
   const client = createClient(t, balancer.url, { connections: REQUESTS });
 
   // The live backend holds every request, so retries stay in flight, until each request
@@ -108,18 +112,42 @@ test('the retry budget holds under a storm: retries in flight stay within max(3,
 
   const state = balancer.state;
   const refused = state.headerCount('retriesRefused');
-  const deadSlot = state.snapshot(state.slotOf(dead));
+  const resetSlot = state.snapshot(state.slotOf(resetter.origin));
   const heldSlot = state.snapshot(state.slotOf(held.origin));
   const limit = Math.max(MIN_RETRIES_IN_FLIGHT, Math.floor(REQUESTS * RETRY_SHARE));
-  t.diagnostic(`${deadSlot.failures} failures at the dead backend: ${heldSlot.retries} retried, ${refused} refused; peak ${peak} retries in flight (limit ${limit})`);
+  t.diagnostic(`${resetSlot.failures} failures at the resetting backend: ${heldSlot.retries} retried, ${refused} refused; peak ${peak} retries in flight (limit ${limit})`);
 
   assert.ok(peak <= limit, `at most ${limit} retries in flight, saw ${peak}`);
   assert.ok(refused > 0, 'the budget refused retries');
-  assert.equal(heldSlot.retries + refused, deadSlot.failures, 'each failure was either retried or refused');
+  assert.equal(heldSlot.retries + refused, resetSlot.failures, 'each failure was either retried or refused');
+  assert.equal(resetter.proxied.length, resetSlot.failures, 'the resetting backend saw each of those requests once');
   const statuses = done.map((a) => a.status);
   assert.equal(statuses.filter((s) => s === 502).length, refused, 'a refused retry answers the 502 of its failure');
   assert.equal(statuses.filter((s) => s === 200).length, REQUESTS - refused);
   assert.equal(held.proxied.length, REQUESTS - refused, 'every other request reached the live backend once');
-  for (const a of done.filter((x) => x.status === 502)) assert.match(a.body, /refused the connection \(ECONNREFUSED\)/);
+  for (const a of done.filter((x) => x.status === 502)) assert.match(a.body, /^502 Bad Gateway: backend 127\.0\.0\.1:\d+ (reset the connection|closed the connection)/);
   await waitFor(() => state.header('retriesInFlight') === 0 && state.header('requestsInFlight') === 0, 'the budget released');
+});
+
+test('requests refused at connect are sent on without a place in the retry budget: a dead backend under load costs no client an error', async (t) => {
+  const REQUESTS = 60;
+  const held = await startE2eBackend(t, 'held');
+  const dead = `http://127.0.0.1:${await deadPort()}`;
+  const balancer = await startTestBalancer(t, ['--threads', '2', '--eject-after', '0', ...backendArgs([dead, held.origin])]);
+  const client = createClient(t, balancer.url, { connections: REQUESTS });
+  held.hold();
+  const answers = Array.from({ length: REQUESTS }, (_, i) => client.send(`/burst/${i}`, { fresh: i % 4 === 0 }));
+  await waitFor(() => held.held === REQUESTS, 'every request held at the live backend', { timeoutMs: 20_000 });
+  held.release();
+  const done = await within(Promise.all(answers), 'every answer', 20_000);
+  const state = balancer.state;
+  const deadSlot = state.snapshot(state.slotOf(dead));
+  t.diagnostic(`${deadSlot.failures} refusals at the dead backend, all sent on; retry budget peak ${state.header('retriesPeak')}`);
+  assert.ok(deadSlot.failures > MIN_RETRIES_IN_FLIGHT, 'more refusals at once than the budget would have let through');
+  assert.deepEqual(
+    done.map((a) => a.status),
+    done.map(() => 200),
+  );
+  assert.equal(state.headerCount('retriesRefused'), 0);
+  assert.equal(state.header('retriesPeak'), 0, 'none of them took a budget place');
 });
