@@ -6,13 +6,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ALGORITHMS, type AlgorithmName } from '../routing/algorithms/names.ts';
+import { MAX_EJECTION_MS } from '../routing/passive-health.ts';
 import { DEFAULTS, type EjectionConfig, type HashKeySpec, type HealthCheckConfig, type RoutingConfig } from './config.ts';
 import { duration, factor, integer, percent, UsageError } from './flag-values.ts';
 
 /** RFC 9110 token: what a header, cookie or query name may be made of here. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const MIN_SECRET_LENGTH = 16;
-const MAX_EJECT_MS = 5 * 60_000;
 
 export type FlagValues = Readonly<Record<string, string | boolean | string[] | undefined>>;
 
@@ -67,7 +67,7 @@ export function ejectionConfig(values: FlagValues): EjectionConfig {
   return {
     after: integer('--eject-after', text(values, 'eject-after'), DEFAULTS.ejection.after, 0, 1000),
     on5xx: values['eject-on-5xx'] === true,
-    timeMs: duration('--eject-time', text(values, 'eject-time'), DEFAULTS.ejection.timeMs, { minMs: 1, maxMs: MAX_EJECT_MS }),
+    timeMs: duration('--eject-time', text(values, 'eject-time'), DEFAULTS.ejection.timeMs, { minMs: 1, maxMs: MAX_EJECTION_MS }),
     maxPercent: percent('--max-ejected', text(values, 'max-ejected'), DEFAULTS.ejection.maxPercent),
   };
 }

@@ -8,9 +8,10 @@
  * discovery (later) only call these.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { now, stamp } from '../shared/clock.ts';
+import { now } from '../shared/clock.ts';
 import { EJECTION, MAX_WEIGHT, SLOT_STATE, type SlotState } from '../shared/layout.ts';
 import { roundRobinWrap, type SharedState, type SlotSnapshot } from '../shared/shared-state.ts';
+import { slowStartNote, startRamp } from '../routing/slow-start.ts';
 
 export interface BackendSpec {
   /** `http://host:port`: the backend's identity. */
@@ -71,12 +72,12 @@ export class BackendTable {
     state.store(slot, 'weight', weight);
     state.store(slot, 'healthy', 1);
     state.store(slot, 'ejection', EJECTION.in);
-    state.store(slot, 'rejoinedAt', stamp(now()));
-    if (!initial && this.#options.slowStartMs > 0) state.store(slot, 'ramping', 1);
+    // Backends given at start have nothing to ramp up from.
+    startRamp(state, slot, initial ? 0 : this.#options.slowStartMs);
     state.store(slot, 'incarnation', incarnation + 2);
     state.store(slot, 'state', SLOT_STATE.active);
     this.#publishGeneration();
-    if (!initial) this.#options.log(`backend ${origin}: added with weight ${weight}${this.#slowStartNote()}`);
+    if (!initial) this.#options.log(`backend ${origin}: added with weight ${weight}${slowStartNote(this.#options.slowStartMs)}`);
     return slot;
   }
 
@@ -94,9 +95,8 @@ export class BackendTable {
   enableBackend(origin: string): void {
     const slot = this.#slot(origin);
     if (this.#state.load(slot, 'state') === SLOT_STATE.active) return;
-    this.#state.store(slot, 'rejoinedAt', stamp(now()));
-    if (this.#options.slowStartMs > 0) this.#state.store(slot, 'ramping', 1);
-    this.#setState(origin, 'active', `enabled${this.#slowStartNote()}`);
+    startRamp(this.#state, slot, this.#options.slowStartMs);
+    this.#setState(origin, 'active', `enabled${slowStartNote(this.#options.slowStartMs)}`);
   }
 
   /**
@@ -172,10 +172,6 @@ export class BackendTable {
     state.setRoundRobin(0, roundRobinWrap(total));
     state.headerAdd('generation', 1);
     state.publish();
-  }
-
-  #slowStartNote(): string {
-    return this.#options.slowStartMs > 0 ? `; slow start over ${this.#options.slowStartMs / 1000}s` : '';
   }
 }
 

@@ -8,7 +8,8 @@
  */
 import { EJECTION, FAILURE_REASONS, SLOT_STATE } from '../shared/layout.ts';
 import type { SharedState } from '../shared/shared-state.ts';
-import { MAX_EJECTION_MS } from '../routing/passive-health.ts';
+import { ejectionLength } from '../routing/passive-health.ts';
+import { slowStartNote } from '../routing/slow-start.ts';
 
 interface Seen {
   readonly origin: string;
@@ -98,8 +99,7 @@ export class EventLog {
     // backend is one level above the one before, so the k-th of n reported now had the
     // latest level minus (n - 1 - k).
     const level = state.load(slot, 'ejectionLevel');
-    const lengthOf = (k: number): string =>
-      `${Math.min(this.#options.ejectTimeMs * 2 ** Math.max(0, level - (total - 1 - k)), MAX_EJECTION_MS) / 1000}s`;
+    const lengthOf = (k: number): string => `${ejectionLength(this.#options.ejectTimeMs, level - (total - 1 - k)) / 1000}s`;
     const failedTrial = (): string => `trial request failed (${reason}); ejected again for ${lengthOf(total - ejections--)}`;
     let trials = now.trials - before.trials;
     if (ejections > 0 && before.ejection !== EJECTION.ejected) {
@@ -117,8 +117,7 @@ export class EventLog {
     const rejoined = now.ejection === EJECTION.in && (before.ejection !== EJECTION.in || now.ejections > before.ejections);
     if (rejoined) {
       const how = this.#options.activeChecks ? 'after passing health checks' : 'after a successful trial request';
-      const ramp = this.#options.slowStartMs > 0 ? `; slow start over ${this.#options.slowStartMs / 1000}s` : '';
-      lines.push(`rejoined ${how}${ramp}`);
+      lines.push(`rejoined ${how}${slowStartNote(this.#options.slowStartMs)}`);
     }
     return lines;
   }

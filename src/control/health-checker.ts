@@ -12,6 +12,7 @@ import type { HealthCheckConfig } from '../config/config.ts';
 import { between, now, stamp } from '../shared/clock.ts';
 import { EJECTION, SLOT_STATE } from '../shared/layout.ts';
 import type { SharedState } from '../shared/shared-state.ts';
+import { slowStartNote, startRamp } from '../routing/slow-start.ts';
 
 interface ProbeRecord {
   readonly origin: string;
@@ -122,10 +123,10 @@ export class HealthChecker {
     record.fails = 0;
     record.passes++;
     if (record.passes >= rise && state.load(slot, 'healthy') === 0) {
-      this.#rampFromNow(slot);
+      startRamp(state, slot, this.#options.slowStartMs);
       state.store(slot, 'healthy', 1);
       state.publish();
-      this.#options.log(`backend ${record.origin}: marked up after ${rise} passed health check${rise === 1 ? '' : 's'}${this.#slowStartNote()}`);
+      this.#options.log(`backend ${record.origin}: marked up after ${rise} passed health check${rise === 1 ? '' : 's'}${slowStartNote(this.#options.slowStartMs)}`);
     }
     if (state.load(slot, 'ejection') !== EJECTION.ejected || between(state.load(slot, 'ejectedUntil'), stamp(now())) < 0) {
       record.passesSinceExpiry = 0;
@@ -134,18 +135,9 @@ export class HealthChecker {
     record.passesSinceExpiry++;
     if (record.passesSinceExpiry >= rise && state.cas(slot, 'ejection', EJECTION.ejected, EJECTION.in) === EJECTION.ejected) {
       record.passesSinceExpiry = 0;
-      this.#rampFromNow(slot);
+      startRamp(state, slot, this.#options.slowStartMs);
       state.headerAdd('ejected', -1);
       state.publish(); // the event log reports the rejoin
     }
-  }
-
-  #rampFromNow(slot: number): void {
-    this.#state.store(slot, 'rejoinedAt', stamp(now()));
-    if (this.#options.slowStartMs > 0) this.#state.store(slot, 'ramping', 1);
-  }
-
-  #slowStartNote(): string {
-    return this.#options.slowStartMs > 0 ? `; slow start over ${this.#options.slowStartMs / 1000}s` : '';
   }
 }

@@ -15,8 +15,14 @@
 import { between, now, stamp } from '../shared/clock.ts';
 import { EJECTION, SLOT_STATE, failureReasonIndex } from '../shared/layout.ts';
 import type { SharedState } from '../shared/shared-state.ts';
+import { startRamp } from './slow-start.ts';
 
 export const MAX_EJECTION_MS = 5 * 60_000;
+
+/** How long an ejection at `level` lasts: --eject-time doubled `level` times, at most 5 minutes. */
+export function ejectionLength(ejectTimeMs: number, level: number): number {
+  return Math.min(ejectTimeMs * 2 ** Math.max(0, level), MAX_EJECTION_MS);
+}
 
 export interface PassiveHealthOptions {
   /** Consecutive failures that eject (--eject-after); 0 = never eject. */
@@ -97,8 +103,7 @@ export class PassiveHealth {
   #rejoin(slot: number): void {
     const state = this.#state;
     state.store(slot, 'trialOwner', 0);
-    state.store(slot, 'rejoinedAt', stamp(now()));
-    if (this.#options.slowStartMs > 0) state.store(slot, 'ramping', 1);
+    startRamp(state, slot, this.#options.slowStartMs);
     if (state.cas(slot, 'ejection', EJECTION.trial, EJECTION.in) !== EJECTION.trial) return;
     state.headerAdd('ejected', -1);
     state.publish();
@@ -107,7 +112,7 @@ export class PassiveHealth {
   #setEjection(slot: number, level: number, at: number): void {
     const state = this.#state;
     const capped = Math.min(level, 20);
-    const length = Math.min(this.#options.ejectTimeMs * 2 ** capped, MAX_EJECTION_MS);
+    const length = ejectionLength(this.#options.ejectTimeMs, capped);
     state.store(slot, 'ejectionLevel', capped);
     state.store(slot, 'ejectedForMs', length);
     state.store(slot, 'ejectedUntil', stamp(at + length));

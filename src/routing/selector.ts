@@ -14,6 +14,7 @@ import { EJECTION } from '../shared/layout.ts';
 import type { SharedState } from '../shared/shared-state.ts';
 import type { Algorithm, Candidates, RequestContext } from './algorithms/algorithm.ts';
 import type { RoutingView } from './routing-view.ts';
+import { rampFactor } from './slow-start.ts';
 
 /** A request as the selector sees it: the algorithm's context plus the sticky pin. */
 export interface RouteRequest extends RequestContext {
@@ -32,7 +33,6 @@ export interface SelectorOptions {
 
 /** How often slow start lets the algorithm pick again before taking what it got. */
 const SLOW_START_REDRAWS = 3;
-const SLOW_START_FLOOR = 0.1;
 
 export class Selector implements Candidates {
   readonly state: SharedState;
@@ -135,7 +135,9 @@ export class Selector implements Candidates {
     let declined = -1;
     for (let redraw = 0; slot >= 0 && redraw < SLOW_START_REDRAWS; redraw++) {
       if (this.#view.ramping[slot] !== 1) return slot;
-      const factor = this.#rampFactor(slot, context.now, slowStartMs);
+      const factor = rampFactor(this.#view.rampFrom[slot] ?? 0, context.now, slowStartMs);
+      // The ramp is over: end it for every thread (one of them wins the swap).
+      if (factor >= 1 && this.state.cas(slot, 'ramping', 1, 0) === 1) this.state.publish();
       if (factor >= 1 || Math.random() < factor) return slot;
       declined = slot;
       this.#skipped.push(slot);
@@ -143,16 +145,6 @@ export class Selector implements Candidates {
       slot = this.#algorithm.select(this, context);
     }
     return slot >= 0 ? slot : declined;
-  }
-
-  /** 10% rising linearly to 100% over --slow-start; at the end, ends the ramp for every thread. */
-  #rampFactor(slot: number, at: number, slowStartMs: number): number {
-    const elapsed = between(this.#view.rampFrom[slot] ?? 0, stamp(at));
-    if (elapsed >= slowStartMs || elapsed < 0) {
-      if (this.state.cas(slot, 'ramping', 1, 0) === 1) this.state.publish();
-      return 1;
-    }
-    return SLOW_START_FLOOR + ((1 - SLOW_START_FLOOR) * elapsed) / slowStartMs;
   }
 
   /** The first expired ejection whose trial this thread wins, or -1. */

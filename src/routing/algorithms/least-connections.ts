@@ -19,7 +19,7 @@
  * the O(1) alternative for large tables.
  */
 import type { Algorithm, Candidates, Member, RequestContext } from './algorithm.ts';
-import { smoothSchedule, takeTicket } from './round-robin.ts';
+import { smoothSchedule, takeTicket, weightedByTicket } from './round-robin.ts';
 
 export class LeastConnections implements Algorithm {
   #schedule: Uint16Array = new Uint16Array(0);
@@ -59,13 +59,6 @@ export class LeastConnections implements Algorithm {
       const scheduled = this.#schedule[ticket % this.#schedule.length] as number;
       if (ties.includes(scheduled)) return scheduled;
     }
-    let total = 0;
-    for (const slot of ties) total += candidates.weight(slot);
-    let point = ticket % total;
-    for (const slot of ties) {
-      point -= candidates.weight(slot);
-      if (point < 0) return slot;
-    }
-    return ties[ties.length - 1] as number;
+    return weightedByTicket(candidates, ticket, ties);
   }
 }

@@ -57,14 +57,15 @@ export function takeTicket({ state }: Pick<Candidates, 'state'>): number {
   return raw >= wrap ? raw - wrap : raw;
 }
 
-/** An eligible slot in proportion to weight, chosen by `ticket`; -1 if none is eligible. */
-export function weightedByTicket(candidates: Candidates, ticket: number): number {
-  const eligible = candidates.eligibleSlots();
+/** One of `slots` (every eligible one by default) in proportion to weight, chosen by
+ * `ticket`: the slots laid end to end, each as long as its weight, and the ticket taken
+ * modulo their total. -1 when there is none. */
+export function weightedByTicket(candidates: Candidates, ticket: number, slots: readonly number[] = candidates.eligibleSlots()): number {
   let total = 0;
-  for (const slot of eligible) total += candidates.weight(slot);
+  for (const slot of slots) total += candidates.weight(slot);
   if (total === 0) return -1;
   let point = ticket % total;
-  for (const slot of eligible) {
+  for (const slot of slots) {
     point -= candidates.weight(slot);
     if (point < 0) return slot;
   }
