@@ -44,10 +44,6 @@ export class RoutingView {
     return this.#members;
   }
 
-  get generation(): number {
-    return this.#generation;
-  }
-
   /** Called with the new members whenever the generation changes (and once at the first refresh). */
   onMembership(listener: MembershipListener): void {
     this.#listeners.push(listener);

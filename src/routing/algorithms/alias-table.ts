@@ -84,7 +84,7 @@ export function drawEligible(table: AliasTable, candidates: Candidates, except =
 }
 
 /** The O(n) weighted draw over `candidates.eligibleSlots()` (without `except`). */
-export function scanEligible(candidates: Candidates, except = -1): number {
+function scanEligible(candidates: Candidates, except = -1): number {
   const eligible = candidates.eligibleSlots();
   let total = 0;
   for (const slot of eligible) if (slot !== except) total += candidates.weight(slot);
