@@ -26,6 +26,15 @@ export const STATUS_BY_CODE = {
 
 export type ErrorCode = keyof typeof STATUS_BY_CODE;
 
+/** Every code, in a fixed order: the index of the balancer's own-response counters in
+ * shared memory (layout.ts, header `answered`). */
+export const ERROR_CODES = Object.keys(STATUS_BY_CODE) as readonly ErrorCode[];
+const CODE_INDEX = new Map(ERROR_CODES.map((code, index) => [code, index]));
+
+export function errorCodeIndex(code: ErrorCode): number {
+  return CODE_INDEX.get(code) ?? 0;
+}
+
 export class SwitchyardError extends Error {
   readonly code: ErrorCode;
   override readonly name = 'SwitchyardError';

@@ -73,6 +73,7 @@ async function main(argv: readonly string[]): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  if (balancer.admin) log(`admin on http://${hostForUrl(balancer.admin.host)}:${balancer.admin.port} (dashboard /, metrics /metrics)`);
   // Only now: whoever waits for this line may signal us at once.
   const backends = config.backends.map(({ origin, weight }) => `${origin} (weight ${weight})`);
   log(

@@ -14,9 +14,12 @@ import { startDemoBackends, type DemoBackends } from '../demo/demo-backends.ts';
 
 type Cleanup = Pick<TestContext, 'after'>;
 
-/** Builds a Config exactly as the CLI would, with `--port 0` unless `args` says otherwise. */
+/** Builds a Config exactly as the CLI would, with `--port 0` and `--admin-port off` unless
+ * `args` says otherwise (tests that use the admin listener ask for `--admin-port 0`). */
 export function configFrom(args: readonly string[]): Config {
-  const parsed = parseCli(args.includes('--port') ? args : ['--port', '0', ...args]);
+  const port = args.includes('--port') ? [] : ['--port', '0'];
+  const admin = args.some((arg) => arg.startsWith('--admin-')) ? [] : ['--admin-port', 'off'];
+  const parsed = parseCli([...port, ...admin, ...args]);
   if (parsed.kind !== 'run') throw new Error('expected a runnable config');
   return parsed.config;
 }

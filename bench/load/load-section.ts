@@ -121,7 +121,7 @@ async function throughBalancer(
   const profDir = options.cpuProfDir === null ? null : join(options.cpuProfDir, `balancer-${threads}-thread${threads === 1 ? '' : 's'}`);
   if (profDir) mkdirSync(profDir, { recursive: true });
   const child = await BalancerChild.start({
-    args: ['--host', '127.0.0.1', '--port', '0', '--threads', String(threads), ...backends.origins.flatMap((origin) => ['--backend', origin])],
+    args: ['--host', '127.0.0.1', '--port', '0', '--admin-port', 'off', '--threads', String(threads), ...backends.origins.flatMap((origin) => ['--backend', origin])],
     execArgv: profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [],
   });
   const stopChild = cleanup.defer(`balancer (${threads} threads)`, () => child.stop());

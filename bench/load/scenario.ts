@@ -29,6 +29,8 @@ export function balancerArgs(algorithm: AlgorithmName, origins: readonly string[
     '127.0.0.1',
     '--port',
     '0',
+    '--admin-port',
+    'off',
     '--threads',
     String(threads),
     '--algorithm',

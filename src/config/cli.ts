@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { MAX_WEIGHT } from '../shared/layout.ts';
 import { DEFAULTS, type Config } from './config.ts';
 import { backendSpec, describeParseError, duration, integer, size, UsageError } from './flag-values.ts';
+import { accessLogConfig, adminConfig } from './observability-flags.ts';
 import { ejectionConfig, healthConfig, routingConfig } from './routing-flags.ts';
 
 export { UsageError };
@@ -51,6 +52,10 @@ const OPTIONS = {
   'max-url-length': { type: 'string' },
   'max-body': { type: 'string' },
   'max-connections': { type: 'string' },
+  'admin-port': { type: 'string' },
+  'admin-host': { type: 'string' },
+  'admin-token': { type: 'string' },
+  'access-log': { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
@@ -108,6 +113,8 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
       maxConnections: integer('--max-connections', values['max-connections'], DEFAULTS.client.maxConnections, 1, 1_000_000),
     },
     shutdownTimeoutMs: duration('--shutdown-timeout', values['shutdown-timeout'], DEFAULTS.shutdownTimeoutMs),
+    admin: adminConfig(values, env, port),
+    accessLog: accessLogConfig(values['access-log']),
   };
   if (config.client.maxUrlBytes >= config.client.maxHeaderBytes) {
     throw new UsageError(`--max-url-length ${config.client.maxUrlBytes} must be below --max-header-size ${config.client.maxHeaderBytes}: the request line is part of the head`);

@@ -79,6 +79,19 @@ export interface EjectionConfig {
   readonly maxPercent: number;
 }
 
+/** The admin listener: /metrics, /status, /healthz, the dashboard and the runtime API. */
+export interface AdminConfig {
+  /** 127.0.0.1 unless a token is set. */
+  readonly host: string;
+  /** 0 means ephemeral. */
+  readonly port: number;
+  /** Every admin request must carry `Authorization: Bearer <token>`; null: no check (loopback only). */
+  readonly token: string | null;
+}
+
+/** Where the access log goes: one JSON line per request. */
+export type AccessLogConfig = { readonly to: 'stdout' | 'stderr' } | { readonly to: 'file'; readonly path: string };
+
 export interface Config {
   readonly host: string;
   /** 0 means ephemeral. */
@@ -97,6 +110,10 @@ export interface Config {
   readonly client: ClientLimits;
   /** How long SIGTERM/SIGINT waits for in-flight requests before aborting them. */
   readonly shutdownTimeoutMs: number;
+  /** null: --admin-port off. */
+  readonly admin: AdminConfig | null;
+  /** null: --access-log off. */
+  readonly accessLog: AccessLogConfig | null;
 }
 
 export const DEFAULTS = {
@@ -125,4 +142,6 @@ export const DEFAULTS = {
     maxConnections: 10_000,
   },
   shutdownTimeoutMs: 15_000,
+  admin: { host: '127.0.0.1', port: 9901, token: null },
+  accessLog: null,
 } as const satisfies Omit<Config, 'threads' | 'backends' | 'health'> & { health: Omit<HealthCheckConfig, 'path'> };

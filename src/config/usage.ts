@@ -67,6 +67,12 @@ ${row('--max-url-length B', 'request target, else 414', `${DEFAULTS.client.maxUr
 ${row('--max-body B', 'request body, else 413', 'no limit')}
 ${row('--max-connections N', 'open client connections per listener thread', DEFAULTS.client.maxConnections)}
 
+Admin and logs:
+${row('--admin-port P', ['/metrics, /status, /healthz, dashboard at /,', 'runtime API; 0 = ephemeral, off = none'], DEFAULTS.admin.port)}
+${row('--admin-host H', ['admin address; any but loopback needs a token'], DEFAULTS.admin.host)}
+${row('--admin-token T', ['admin requests need Authorization: Bearer T', '(or env SWITCHYARD_ADMIN_TOKEN); 16+ chars'], 'none')}
+${row('--access-log TO', ['one JSON line per request: stdout, stderr,', 'a file path, or off'], 'off')}
+
 ${row('--help', 'this text')}
 
 Every flag but --backend may be given once. Prints "listening on http://HOST:PORT" once

@@ -23,6 +23,9 @@ export function releaseListener(state: SharedState, listener: number): number {
   }
   state.headerAdd('requestsInFlight', -state.listenerTake(listener, 'requestsInFlight'));
   state.headerAdd('retriesInFlight', -state.listenerTake(listener, 'retriesInFlight'));
+  // Its sockets died with it; a restarted thread counts its own from zero.
+  state.listenerStore(listener, 'connectionsOpen', 0);
+  state.listenerStore(listener, 'accepting', 0);
   state.publish();
   return released;
 }

@@ -8,6 +8,8 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { errorHead, oneLineBody, SwitchyardError, type ErrorCode } from '../errors.ts';
+import { recordOwnResponse } from '../relay/outcome-counters.ts';
+import type { SharedState } from '../shared/shared-state.ts';
 import { markClosing } from './closing-connections.ts';
 
 const BY_PARSER_CODE: Record<string, { code: ErrorCode; reason: string }> = {
@@ -35,9 +37,10 @@ export function parserRefusal(parserCode: string | undefined): SwitchyardError {
   return new SwitchyardError(known?.code ?? 'BAD_REQUEST', known?.reason ?? `malformed request${parserCode ? ` (${parserCode})` : ''}`);
 }
 
-/** Writes `error` as a raw HTTP/1.1 response to `socket` and closes it. */
-export function rejectSocket(socket: Socket, error: SwitchyardError): void {
+/** Writes `error` as a raw HTTP/1.1 response to `socket`, counts it in `state`, and closes it. */
+export function rejectSocket(socket: Socket, error: SwitchyardError, state: SharedState): void {
   markClosing(socket);
+  recordOwnResponse(state, error.code);
   const body = oneLineBody(error.status, error.message);
   if (socket.writable) {
     const head = Object.entries(errorHead(error, body, true))

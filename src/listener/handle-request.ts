@@ -39,16 +39,16 @@ export function createRequestHandler({ context, limits, hashKey, log }: RequestH
   return function handleRequest(req: IncomingMessage, res: ServerResponse): void {
     try {
       const refusal = guardRequest(req, limits) ?? declaredTooLarge(req, limits);
-      if (refusal) return sendError(res, refusal, true);
+      if (refusal) return sendError(res, refusal, true, context.state);
       if (!mustBuffer(req, limits)) return forward(req, res, null);
       readLimited(req, limits).then(
         (body) => forward(req, res, body),
-        (error: SwitchyardError) => sendError(res, error, true),
+        (error: SwitchyardError) => sendError(res, error, true, context.state),
       );
     } catch (error) {
       // A bug of ours must cost one request, never the thread and its other clients.
       log(`unexpected error on ${req.method} ${req.url}: ${error instanceof Error ? error.stack : String(error)}`);
-      sendError(res, new SwitchyardError('INTERNAL_ERROR', 'the balancer failed to handle this request'), true);
+      sendError(res, new SwitchyardError('INTERNAL_ERROR', 'the balancer failed to handle this request'), true, context.state);
     }
   };
 }

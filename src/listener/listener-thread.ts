@@ -14,6 +14,7 @@ import { SharedState } from '../shared/shared-state.ts';
 import { parserRefusal, rejectSocket } from './client-errors.ts';
 import { isClosing, markClosing } from './closing-connections.ts';
 import { createRequestHandler } from './handle-request.ts';
+import { watchEventLoopDelay } from './event-loop-delay.ts';
 import { createRelayContext } from './relay-setup.ts';
 
 const { config, buffer, listener, port } = workerData as ListenerThreadData;
@@ -62,17 +63,21 @@ const server = createServer(
 
 server.on('connection', (socket: Socket) => {
   state.listenerBump(listener, 'connections');
+  state.listenerAdd(listener, 'connectionsOpen', 1);
   openSockets.add(socket);
-  socket.once('close', () => openSockets.delete(socket));
+  socket.once('close', () => {
+    openSockets.delete(socket);
+    state.listenerAdd(listener, 'connectionsOpen', -1);
+  });
   // Node's own maxConnections drops the socket silently; a 503 tells the client why.
   if (openSockets.size > limits.maxConnections) {
-    rejectSocket(socket, new SwitchyardError('AT_CONNECTION_LIMIT', `this listener is at its limit of ${limits.maxConnections} connections`));
+    rejectSocket(socket, new SwitchyardError('AT_CONNECTION_LIMIT', `this listener is at its limit of ${limits.maxConnections} connections`), state);
   }
 });
 
 // CONNECT would make us a tunnel to anywhere: refused before it is parsed further.
 server.on('connect', (_req: IncomingMessage, socket: Socket) => {
-  rejectSocket(socket, new SwitchyardError('METHOD_NOT_ALLOWED', 'CONNECT is not relayed; switchyard is not a forward proxy'));
+  rejectSocket(socket, new SwitchyardError('METHOD_NOT_ALLOWED', 'CONNECT is not relayed; switchyard is not a forward proxy'), state);
 });
 
 server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
@@ -86,7 +91,7 @@ server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
     markClosing(socket);
     return void socket.destroySoon();
   }
-  rejectSocket(socket, parserRefusal(error.code));
+  rejectSocket(socket, parserRefusal(error.code), state);
 });
 
 function onResponseClosed(): void {
@@ -97,6 +102,7 @@ function onResponseClosed(): void {
 function shutdown(timeoutMs: number): void {
   if (draining) return;
   draining = true;
+  state.listenerStore(listener, 'accepting', 0);
   // Stops accepting at once; the callback runs when the last connection has closed.
   server.close(() => finish(0));
   server.closeIdleConnections();
@@ -141,6 +147,8 @@ server.on('error', (error: Error) => {
 
 server.listen({ host: config.host, port, reusePort: true }, () => {
   const address = server.address();
+  state.listenerStore(listener, 'accepting', 1);
+  watchEventLoopDelay(state, listener);
   const message: ListeningMessage = { type: 'listening', port: typeof address === 'object' && address ? address.port : port };
   parentPort?.postMessage(message);
 });

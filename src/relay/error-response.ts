@@ -6,12 +6,17 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { errorHead, oneLineBody, type SwitchyardError } from '../errors.ts';
 import { markClosing } from '../listener/closing-connections.ts';
+import type { SharedState } from '../shared/shared-state.ts';
+import { recordOwnResponse } from './outcome-counters.ts';
 
 /**
- * Answers with `error`. `close` when the connection cannot be reused: the rest of the
- * request body was not read, or the request itself was not trustworthy.
+ * Answers with `error` and counts it in `state`. `close` when the connection cannot be
+ * reused: the rest of the request body was not read, or the request itself was not
+ * trustworthy. After a backend's head went out, there is nothing left to answer: the
+ * connection is cut (a truncated response is never made to look complete).
  */
-export function sendError(res: ServerResponse, error: SwitchyardError, close: boolean): void {
+export function sendError(res: ServerResponse, error: SwitchyardError, close: boolean, state: SharedState): void {
+  if (!res.headersSent) recordOwnResponse(state, res.destroyed ? 'CLIENT_CLOSED_REQUEST' : error.code);
   if (res.headersSent || res.destroyed) {
     res.destroy();
     return;

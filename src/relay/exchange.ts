@@ -19,6 +19,7 @@ import { now } from '../shared/clock.ts';
 import { failureCode, failurePhase, upstreamError } from '../upstream/upstream-errors.ts';
 import type { RouteRequest } from '../routing/selector.ts';
 import { sendError } from './error-response.ts';
+import { recordOwnResponse, recordResponse } from './outcome-counters.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './proxy-headers.ts';
 import type { RelayContext } from './relay-context.ts';
 
@@ -116,7 +117,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.#clientGone) return controller.abort(clientGone());
     const { state, health, sticky, ejectOn5xx } = this.#context;
     const at = now();
-    recordLatency(state, this.#slot, (at - this.#attemptStartedAt) * 1000, at);
+    const micros = (at - this.#attemptStartedAt) * 1000;
+    recordLatency(state, this.#slot, micros, at);
+    recordResponse(state, this.#slot, statusCode, micros);
     if (ejectOn5xx && statusCode >= 500) health.failed(this.#slot, '5xx response', this.#trial);
     else health.succeeded(this.#slot, this.#trial);
     // The trial has its verdict; a body cut off later is an ordinary failure.
@@ -147,6 +150,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     if (this.#clientGone) {
       health.abandoned(this.#slot, this.#trial);
       this.#endAttempt();
+      if (!this.#res.headersSent) recordOwnResponse(this.#context.state, 'CLIENT_CLOSED_REQUEST');
       return this.#finish();
     }
     if (this.#mayResend(error)) {
@@ -179,7 +183,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
    * mistakes a partial response for a complete one. */
   #answerError(failure: SwitchyardError): void {
     if (this.#res.headersSent) this.#res.destroy(failure);
-    else sendError(this.#res, failure, failure.clientCaused || !this.#req.complete);
+    else sendError(this.#res, failure, failure.clientCaused || !this.#req.complete, this.#context.state);
     this.#finish();
   }
 

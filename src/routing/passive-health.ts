@@ -54,8 +54,10 @@ export class PassiveHealth {
   /** The backend failed this attempt; `reason` is the error code (ECONNREFUSED, ...). */
   failed(slot: number, reason: string, trial: boolean): void {
     const state = this.#state;
+    const reasonIndex = failureReasonIndex(reason);
     state.bump(slot, 'failures');
-    state.store(slot, 'lastFailure', failureReasonIndex(reason));
+    state.bump(slot, 'failuresBy', reasonIndex);
+    state.store(slot, 'lastFailure', reasonIndex);
     const consecutive = state.add(slot, 'consecutiveFailures', 1) + 1;
     if (trial) return this.#ejectAgain(slot);
     const { ejectAfter } = this.#options;

@@ -29,12 +29,16 @@
  * win). A field written by both says which transitions each makes.
  */
 
+import { ERROR_CODES } from '../errors.ts';
+
 export type FieldType = 'i32' | 'u32' | 'u64';
 
 export interface FieldSpec {
   readonly type: FieldType;
   readonly writer: string;
   readonly meaning: string;
+  /** An array of this many cells of `type` (counters by class, histogram buckets); 1 if absent. */
+  readonly cells?: number;
 }
 
 type NamesOf<T, Type extends FieldType> = { [K in keyof T]: T[K] extends { readonly type: Type } ? K : never }[keyof T];
@@ -50,22 +54,66 @@ export interface RecordLayout<T> {
 }
 
 /** Lays out a record: 64-bit fields first (8-byte aligned), then 32-bit ones, in the
- * order declared; the size rounds up to `align` bytes. */
+ * order declared; the size rounds up to `align` bytes. An array field's index is that
+ * of its first cell. */
 function record<const T extends Record<string, FieldSpec>>(fields: T, align: number): RecordLayout<T> {
   const i32: Record<string, number> = {};
   const u32: Record<string, number> = {};
   const u64: Record<string, number> = {};
   let bytes = 0;
-  for (const [name, spec] of Object.entries(fields)) if (spec.type === 'u64') u64[name] = (bytes += 8) / 8 - 1;
   for (const [name, spec] of Object.entries(fields)) {
-    if (spec.type === 'i32') i32[name] = (bytes += 4) / 4 - 1;
-    if (spec.type === 'u32') u32[name] = (bytes += 4) / 4 - 1;
+    if (spec.type !== 'u64') continue;
+    u64[name] = bytes / 8;
+    bytes += 8 * (spec.cells ?? 1);
+  }
+  for (const [name, spec] of Object.entries(fields)) {
+    if (spec.type === 'u64') continue;
+    (spec.type === 'i32' ? i32 : u32)[name] = bytes / 4;
+    bytes += 4 * (spec.cells ?? 1);
   }
   return { bytes: Math.ceil(bytes / align) * align, i32, u32, u64, fields } as unknown as RecordLayout<T>;
 }
 
+/**
+ * Upper bounds of the latency histogram's cells, µs: log-spaced (1, 2.5, 5 per decade)
+ * from 0.5 ms to 30 s, fixed so that every scrape and every thread agree on them.
+ */
+export const LATENCY_BOUNDS_MICROS = [
+  500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000, 30_000_000,
+] as const;
+
+/** Bytes reserved per slot for its origin (`http://` + a 253-byte host name + `:65535` fits). */
+export const ORIGIN_BYTES = 272;
+
+/** Failure reasons as stored in `lastFailure` and counted in `failuresBy` (index). */
+export const FAILURE_REASONS = [
+  'none',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'malformed response',
+  '5xx response',
+  'other',
+] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
+export function failureReasonIndex(reason: string): number {
+  const index = (FAILURE_REASONS as readonly string[]).indexOf(reason);
+  if (index >= 0) return index;
+  return reason.startsWith('HPE_') ? FAILURE_REASONS.indexOf('malformed response') : FAILURE_REASONS.indexOf('other');
+}
+
 export const MAGIC = 0x53575944; // 'SWYD'
-export const VERSION = 2;
+export const VERSION = 3;
 
 export const HEADER = record(
   {
@@ -96,6 +144,12 @@ export const HEADER = record(
     retriesRefused: { type: 'u64', writer: 'listeners (add)', meaning: 'retries not sent because the budget was spent' },
     noBackend: { type: 'u64', writer: 'listeners (add)', meaning: 'requests answered 503 because no backend was eligible' },
     ejectionsRefused: { type: 'u64', writer: 'listeners (add)', meaning: 'ejections not made because of --max-ejected or the last eligible backend' },
+    answered: {
+      type: 'u64',
+      cells: ERROR_CODES.length,
+      writer: 'listeners (add)',
+      meaning: 'requests the balancer answered itself (no backend response relayed), by ERROR_CODES index (errors.ts); 499: the client left first',
+    },
   },
   64,
 );
@@ -119,6 +173,20 @@ export const SLOT = record(
     retries: { type: 'u64', writer: 'listeners (add)', meaning: 'attempts sent to it as a retry of a failure elsewhere' },
     ejections: { type: 'u64', writer: 'listeners (add)', meaning: 'times it was ejected (a failed trial included)' },
     trials: { type: 'u64', writer: 'listeners (add)', meaning: 'trial requests sent to it after an ejection ran out' },
+    responses: {
+      type: 'u64',
+      cells: 5,
+      writer: 'listeners (add)',
+      meaning: 'responses whose head it sent, by status class: cell 0 = 1xx ... cell 4 = 5xx',
+    },
+    failuresBy: { type: 'u64', cells: FAILURE_REASONS.length, writer: 'listeners (add)', meaning: '`failures` by FAILURE_REASONS index' },
+    latency: {
+      type: 'u64',
+      cells: LATENCY_BOUNDS_MICROS.length + 1,
+      writer: 'listeners (add)',
+      meaning: 'histogram of time to response headers: cell i counts responses in (bound i-1, bound i] of LATENCY_BOUNDS_MICROS; the last cell, those above every bound',
+    },
+    latencyMicros: { type: 'u64', writer: 'listeners (add)', meaning: 'sum of the times to response headers counted in `latency`, µs' },
     state: { type: 'i32', writer: 'control', meaning: 'SLOT_STATE: empty, active, draining, disabled' },
     incarnation: {
       type: 'i32',
@@ -148,45 +216,29 @@ export const SLOT = record(
   64,
 );
 
+/** Listener rows are 64-byte aligned: each is written by its own thread, and two
+ * threads' counters on one cache line would make every bump a cross-core miss. */
 export const LISTENER = record(
   {
     connections: { type: 'u64', writer: 'that listener', meaning: 'client connections accepted' },
     requests: { type: 'u64', writer: 'that listener', meaning: 'client requests received' },
     requestsInFlight: { type: 'i32', writer: 'that listener; control zeroes it when the thread dies', meaning: "its share of header requestsInFlight" },
     retriesInFlight: { type: 'i32', writer: 'that listener; control zeroes it when the thread dies', meaning: "its share of header retriesInFlight" },
+    connectionsOpen: { type: 'i32', writer: 'that listener; control zeroes it when the thread dies', meaning: 'client connections open now' },
+    accepting: { type: 'i32', writer: 'that listener (1 once listening, 0 when it stops accepting); control zeroes it when the thread dies', meaning: '1 while it accepts connections' },
+    loopDelayP99Micros: {
+      type: 'i32',
+      writer: 'that listener, every LOOP_DELAY_WINDOW_MS',
+      meaning: 'p99 of its event-loop delay over the last window, µs (perf_hooks.monitorEventLoopDelay)',
+    },
+    loopDelayMaxMicros: { type: 'i32', writer: 'that listener, every LOOP_DELAY_WINDOW_MS', meaning: 'largest event-loop delay in the last window, µs' },
   },
-  8,
+  64,
 );
 
-/** Bytes reserved per slot for its origin (`http://` + a 253-byte host name + `:65535` fits). */
-export const ORIGIN_BYTES = 272;
+/** How often a listener publishes its event-loop delay (and starts a new window). */
+export const LOOP_DELAY_WINDOW_MS = 1_000;
 
-/** Failure reasons as stored in `lastFailure` (index), for the log line of an ejection. */
-export const FAILURE_REASONS = [
-  'none',
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_SOCKET',
-  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'malformed response',
-  '5xx response',
-  'other',
-] as const;
-export type FailureReason = (typeof FAILURE_REASONS)[number];
-
-export function failureReasonIndex(reason: string): number {
-  const index = (FAILURE_REASONS as readonly string[]).indexOf(reason);
-  if (index >= 0) return index;
-  return reason.startsWith('HPE_') ? FAILURE_REASONS.indexOf('malformed response') : FAILURE_REASONS.indexOf('other');
-}
 
 export interface Dimensions {
   /** Slots (--max-backends). */

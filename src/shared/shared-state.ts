@@ -52,6 +52,11 @@ export interface SlotSnapshot {
 export interface ListenerSnapshot {
   readonly connections: number;
   readonly requests: number;
+  readonly connectionsOpen: number;
+  readonly accepting: boolean;
+  readonly requestsInFlight: number;
+  readonly loopDelayP99Micros: number;
+  readonly loopDelayMaxMicros: number;
 }
 
 export class SharedState {
@@ -126,8 +131,13 @@ export class SharedState {
     return Number(Atomics.load(this.#u64, HEADER.u64[field]));
   }
 
-  headerBump(field: HeaderU64): void {
-    Atomics.add(this.#u64, HEADER.u64[field], 1n);
+  /** Adds 1 to the header counter `field`, or to its cell `cell` when it is an array. */
+  headerBump(field: HeaderU64, cell = 0): void {
+    Atomics.add(this.#u64, HEADER.u64[field] + cell, 1n);
+  }
+
+  headerCountAt(field: HeaderU64, cell: number): number {
+    return Number(Atomics.load(this.#u64, HEADER.u64[field] + cell));
   }
 
   /** Publishes a routing change: every listener rebuilds its view on its next pick, and
@@ -187,12 +197,18 @@ export class SharedState {
     return Atomics.compareExchange(this.#i32, (this.#slotsAt + slot * SLOT.bytes) / 4 + SLOT.i32[field], expected, replacement);
   }
 
-  count(slot: number, field: SlotU64): number {
-    return Number(Atomics.load(this.#u64, (this.#slotsAt + slot * SLOT.bytes) / 8 + SLOT.u64[field]));
+  /** A u64 counter, or cell `cell` of an array of them (layout.ts `cells`). */
+  count(slot: number, field: SlotU64, cell = 0): number {
+    return Number(Atomics.load(this.#u64, (this.#slotsAt + slot * SLOT.bytes) / 8 + SLOT.u64[field] + cell));
   }
 
-  bump(slot: number, field: SlotU64): void {
-    Atomics.add(this.#u64, (this.#slotsAt + slot * SLOT.bytes) / 8 + SLOT.u64[field], 1n);
+  bump(slot: number, field: SlotU64, cell = 0): void {
+    Atomics.add(this.#u64, (this.#slotsAt + slot * SLOT.bytes) / 8 + SLOT.u64[field] + cell, 1n);
+  }
+
+  /** Adds `amount` (a whole number ≥ 0) to a u64 counter such as a sum of µs. */
+  addCount(slot: number, field: SlotU64, amount: number): void {
+    Atomics.add(this.#u64, (this.#slotsAt + slot * SLOT.bytes) / 8 + SLOT.u64[field], BigInt(amount));
   }
 
   /**
@@ -265,6 +281,14 @@ export class SharedState {
     Atomics.add(this.#i32, (this.#listenersAt + listener * LISTENER.bytes) / 4 + LISTENER.i32[field], delta);
   }
 
+  listenerStore(listener: number, field: ListenerI32, value: number): void {
+    Atomics.store(this.#i32, (this.#listenersAt + listener * LISTENER.bytes) / 4 + LISTENER.i32[field], value);
+  }
+
+  listenerLoad(listener: number, field: ListenerI32): number {
+    return Atomics.load(this.#i32, (this.#listenersAt + listener * LISTENER.bytes) / 4 + LISTENER.i32[field]);
+  }
+
   /** Sets the field to 0; returns what it held. */
   listenerTake(listener: number, field: ListenerI32): number {
     return Atomics.exchange(this.#i32, (this.#listenersAt + listener * LISTENER.bytes) / 4 + LISTENER.i32[field], 0);
@@ -279,6 +303,11 @@ export class SharedState {
     return {
       connections: Number(Atomics.load(this.#u64, at + LISTENER.u64.connections)),
       requests: Number(Atomics.load(this.#u64, at + LISTENER.u64.requests)),
+      connectionsOpen: this.listenerLoad(listener, 'connectionsOpen'),
+      accepting: this.listenerLoad(listener, 'accepting') === 1,
+      requestsInFlight: this.listenerLoad(listener, 'requestsInFlight'),
+      loopDelayP99Micros: this.listenerLoad(listener, 'loopDelayP99Micros'),
+      loopDelayMaxMicros: this.listenerLoad(listener, 'loopDelayMaxMicros'),
     };
   }
 

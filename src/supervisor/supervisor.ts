@@ -5,6 +5,9 @@
  * `startBalancer` is what `src/main.ts`, the tests and the bench use.
  */
 import { createServer } from 'node:net';
+import { startAdminServer, type AdminServer } from '../admin/admin-server.ts';
+import { ADMIN_ROUTES } from '../admin/routes.ts';
+import { readStats } from '../admin/stats.ts';
 import type { Config } from '../config/config.ts';
 import { BackendTable } from '../control/backend-table.ts';
 import { EventLog } from '../control/event-log.ts';
@@ -32,6 +35,8 @@ export interface Balancer {
   /** Add, drain, disable, enable, remove backends and set weights, under load. */
   readonly table: BackendTable;
   readonly listeners: readonly SupervisedThread[];
+  /** The admin listener (/metrics, /status, dashboard, runtime API); null with --admin-port off. */
+  readonly admin: AdminServer | null;
   /** Drains and stops every thread; resolves with the number of requests aborted at the deadline. */
   stop(timeoutMs?: number): Promise<number>;
 }
@@ -52,6 +57,7 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
   const events = new EventLog(state, { log: logEvent, activeChecks: config.health !== null, ejectTimeMs: config.ejection.timeMs, slowStartMs });
   const checker = config.health === null ? null : new HealthChecker(state, config.health, { log: logEvent, slowStartMs });
   const listeners: SupervisedThread[] = [];
+  let admin: AdminServer | null = null;
   const stopAll = async (timeoutMs: number): Promise<number> => {
     let waiting = listeners.filter((thread) => thread.worker !== null).length;
     let inFlight = 0;
@@ -62,6 +68,8 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
     const aborted = await Promise.all(listeners.map((thread) => thread.stop(timeoutMs, onStoppedAccepting)));
     await checker?.stop();
     await events.stop();
+    // Last: /healthz answers 503 while the listeners drain, for orchestrators to see.
+    await admin?.close();
     return aborted.reduce((sum, n) => sum + n, 0);
   };
 
@@ -77,7 +85,7 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
           entry: LISTENER_ENTRY,
           resourceLimits: LISTENER_LIMITS,
           workerData: (): ListenerThreadData => ({ config, buffer: state.buffer, listener, port }),
-          log,
+          log: logEvent,
           onDeath: () => {
             const released = releaseListener(state, listener);
             if (released > 0) log(`listener ${listener} died with ${released} requests in flight; their in-flight counts were released`);
@@ -89,6 +97,18 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
     const [first, ...rest] = listeners;
     if (first) port = await first.start();
     await Promise.all(rest.map((thread) => thread.start()));
+    if (config.admin !== null) {
+      const { slowStartMs } = config.routing;
+      admin = await startAdminServer(config.admin, ADMIN_ROUTES, {
+        config,
+        state,
+        table,
+        listeners,
+        startedAt: Date.now(),
+        logEvent,
+        stats: () => readStats(state, { slowStartMs }),
+      });
+    }
 
     return {
       host: config.host,
@@ -96,6 +116,7 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
       state,
       table,
       listeners,
+      admin,
       stop: (timeoutMs = config.shutdownTimeoutMs) => stopAll(timeoutMs),
     };
   } catch (error) {

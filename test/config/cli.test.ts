@@ -382,7 +382,7 @@ function balancerUrl(run: Run): Promise<string> {
 }
 
 test('the first stdout line with "listening on http://" (the documented readiness line) names the balancer, not a backend', async (t) => {
-  const run = runMain(t, ['--port', '0', '--threads', '1', '--spawn-backends', '2']);
+  const run = runMain(t, ['--port', '0', '--admin-port', '0', '--threads', '1', '--spawn-backends', '2']);
   const url = await balancerUrl(run);
   const first = /listening on (http:\/\/\S+)/.exec(run.stdout())?.[1];
   // A script that waits for the documented line and takes the first match must get the
@@ -392,7 +392,7 @@ test('the first stdout line with "listening on http://" (the documented readines
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   test(`node src/main.ts serves in alternation, then stops cleanly (exit 0) on ${signal}`, async (t) => {
-    const run = runMain(t, ['--port', '0', '--threads', '2', '--spawn-backends', '2']);
+    const run = runMain(t, ['--port', '0', '--admin-port', '0', '--threads', '2', '--spawn-backends', '2']);
     const url = await balancerUrl(run);
     const backends = [...run.stdout().matchAll(/backend :(\d+) /g)].map((match) => match[1]);
     assert.equal(new Set(backends).size, 2, run.stdout());
@@ -417,7 +417,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 }
 
 test('the startup line names the algorithm and lists every backend with its weight', async (t) => {
-  const run = runMain(t, ['--port', '0', '--threads', '1', '--algorithm', 'least-connections', '--backend', 'http://127.0.0.1:9101,weight=3', '--backend', 'http://127.0.0.1:9102']);
+  const run = runMain(t, ['--port', '0', '--admin-port', '0', '--threads', '1', '--algorithm', 'least-connections', '--backend', 'http://127.0.0.1:9101,weight=3', '--backend', 'http://127.0.0.1:9102']);
   await balancerUrl(run);
   assert.match(
     run.stdout(),

@@ -23,7 +23,7 @@ interface RunningCommand {
 }
 
 async function runBalancer(t: { after: (fn: () => unknown) => void }, args: string[], detached = false): Promise<RunningCommand> {
-  const child = spawn(process.execPath, [MAIN, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached });
+  const child = spawn(process.execPath, [MAIN, '--port', '0', '--admin-port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached });
   t.after(() => child.exitCode === null && child.kill('SIGKILL'));
   const exited = once(child, 'exit').then(([code, signal]) => (code as number | null) ?? (signal as string));
   let output = '';

@@ -4,24 +4,28 @@ import { releaseListener } from '../../src/control/listener-repair.ts';
 import { EJECTION, HEADER, LISTENER, ORIGIN_BYTES, SLOT, regions, type RecordLayout, type FieldSpec } from '../../src/shared/layout.ts';
 import { roundRobinWrap, SharedState, type SlotI32, type SlotU64 } from '../../src/shared/shared-state.ts';
 
-/** Byte ranges [start, end) of every field of a record. */
+/** Byte ranges [start, end) of every field of a record (all the cells of an array field). */
 function fieldRanges(layout: RecordLayout<Record<string, FieldSpec>>): Array<{ name: string; start: number; end: number }> {
   const cells = (indices: object, size: number) =>
-    Object.entries(indices as Record<string, number>).map(([name, index]) => ({ name, start: index * size, end: index * size + size }));
+    Object.entries(indices as Record<string, number>).map(([name, index]) => ({
+      name,
+      start: index * size,
+      end: (index + (layout.fields[name]?.cells ?? 1)) * size,
+    }));
   return [...cells(layout.u64, 8), ...cells(layout.i32, 4), ...cells(layout.u32, 4)];
 }
 
 for (const [name, layout, align] of [
   ['HEADER', HEADER, 64],
   ['SLOT', SLOT, 64],
-  ['LISTENER', LISTENER, 8],
+  ['LISTENER', LISTENER, 64],
 ] as const) {
   test(`${name}: every declared field gets its own aligned bytes inside the record, whose size is a multiple of ${align}`, () => {
     const ranges = fieldRanges(layout as unknown as RecordLayout<Record<string, FieldSpec>>);
     assert.equal(ranges.length, Object.keys(layout.fields).length, 'every field is laid out');
     for (const range of ranges) {
       assert.ok(range.end <= layout.bytes, `${range.name} ends at ${range.end}, past the record's ${layout.bytes} bytes`);
-      assert.equal(range.start % (range.end - range.start), 0, `${range.name} is aligned to its size`);
+      assert.equal(range.start % (range.name in layout.u64 ? 8 : 4), 0, `${range.name} is aligned to its size`);
     }
     for (const a of ranges) {
       for (const b of ranges) {
@@ -47,8 +51,8 @@ test('create: every slot empty, counters at 0; attaching (as another thread does
   assert.equal(created.listenerCount, 2);
   assert.deepEqual(created.backends(), []);
   assert.deepEqual(created.listeners(), [
-    { connections: 0, requests: 0 },
-    { connections: 0, requests: 0 },
+    { connections: 0, requests: 0, connectionsOpen: 0, accepting: false, requestsInFlight: 0, loopDelayP99Micros: 0, loopDelayMaxMicros: 0 },
+    { connections: 0, requests: 0, connectionsOpen: 0, accepting: false, requestsInFlight: 0, loopDelayP99Micros: 0, loopDelayMaxMicros: 0 },
   ]);
   const attached = new SharedState(created.buffer);
   assert.equal(attached.capacity, 4);
@@ -83,12 +87,15 @@ test('each slot field is its own cell: writing one field of one slot changes not
   const capacity = 3;
   const state = SharedState.create({ capacity, listenerCount: 2 });
   const i32 = Object.keys(SLOT.i32) as SlotI32[];
-  const u64 = Object.keys(SLOT.u64) as SlotU64[];
+  // Every cell of an array field (counters by class, histogram buckets) as its own entry.
+  const u64 = (Object.keys(SLOT.u64) as SlotU64[]).flatMap((field) =>
+    Array.from({ length: (SLOT.fields[field] as FieldSpec).cells ?? 1 }, (_, cell) => ({ field, cell })),
+  );
   const snapshot = (): number[] => {
     const values: number[] = [];
     for (let slot = 0; slot < capacity; slot++) {
       for (const field of i32) values.push(state.load(slot, field));
-      for (const field of u64) values.push(state.count(slot, field));
+      for (const { field, cell } of u64) values.push(state.count(slot, field, cell));
     }
     return values;
   };
@@ -98,8 +105,8 @@ test('each slot field is its own cell: writing one field of one slot changes not
       state.store(slot, field, 1000 + f);
       expected[slot * (i32.length + u64.length) + f] = 1000 + f;
     });
-    u64.forEach((field, f) => {
-      for (let n = 0; n <= f; n++) state.bump(slot, field);
+    u64.forEach(({ field, cell }, f) => {
+      for (let n = 0; n <= f; n++) state.bump(slot, field, cell);
       expected[slot * (i32.length + u64.length) + i32.length + f] = f + 1;
     });
     assert.deepEqual(snapshot(), expected, `after writing slot ${slot}`);
@@ -108,8 +115,8 @@ test('each slot field is its own cell: writing one field of one slot changes not
   assert.equal(state.getRoundRobinNext(), 0);
   assert.equal(state.header('generation'), 0);
   assert.deepEqual(state.listeners(), [
-    { connections: 0, requests: 0 },
-    { connections: 0, requests: 0 },
+    { connections: 0, requests: 0, connectionsOpen: 0, accepting: false, requestsInFlight: 0, loopDelayP99Micros: 0, loopDelayMaxMicros: 0 },
+    { connections: 0, requests: 0, connectionsOpen: 0, accepting: false, requestsInFlight: 0, loopDelayP99Micros: 0, loopDelayMaxMicros: 0 },
   ]);
 });
 
