@@ -53,6 +53,8 @@ test('no flags give the documented defaults', () => {
       maxConnections: 10_000,
     },
     shutdownTimeoutMs: 15_000,
+    admin: { host: '127.0.0.1', port: 9901, token: null },
+    accessLog: null,
   });
 });
 
