@@ -17,6 +17,9 @@ import {
   type Dimensions,
   type SlotState,
 } from './layout.ts';
+import type { ListenerSnapshot, SlotSnapshot } from './snapshots.ts';
+
+export type { ListenerSnapshot, SlotSnapshot };
 
 export type HeaderI32 = keyof typeof HEADER.i32;
 export type HeaderU64 = keyof typeof HEADER.u64;
@@ -29,34 +32,6 @@ export type ListenerU64 = keyof typeof LISTENER.u64;
  * free above it, so tickets taken between the fold and its repair never wrap. */
 export function roundRobinWrap(total: number): number {
   return Math.floor(2 ** 31 / Math.max(1, total)) * Math.max(1, total);
-}
-
-/** Every field of one slot, read in one go (tests, the bench, logs; never the hot path). */
-export interface SlotSnapshot {
-  readonly slot: number;
-  readonly origin: string;
-  readonly state: SlotState;
-  readonly weight: number;
-  readonly healthy: boolean;
-  readonly ejection: number;
-  readonly started: number;
-  readonly failures: number;
-  readonly retries: number;
-  readonly ejections: number;
-  readonly inFlight: number;
-  readonly consecutiveFailures: number;
-  readonly ewmaMicros: number;
-  readonly ramping: boolean;
-}
-
-export interface ListenerSnapshot {
-  readonly connections: number;
-  readonly requests: number;
-  readonly connectionsOpen: number;
-  readonly accepting: boolean;
-  readonly requestsInFlight: number;
-  readonly loopDelayP99Micros: number;
-  readonly loopDelayMaxMicros: number;
 }
 
 export class SharedState {
