@@ -2,5 +2,10 @@
  * @module Every route of the admin listener, in the order they are tried.
  */
 import type { AdminRoute } from './admin-context.ts';
+import { statusRoutes } from './status-routes.ts';
+import { backendsApi } from './backends-api.ts';
 
-export const ADMIN_ROUTES: readonly AdminRoute[] = [];
+export const ADMIN_ROUTES: readonly AdminRoute[] = [
+  statusRoutes,
+  backendsApi,
+];

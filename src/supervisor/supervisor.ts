@@ -88,7 +88,7 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
           log: logEvent,
           onDeath: () => {
             const released = releaseListener(state, listener);
-            if (released > 0) log(`listener ${listener} died with ${released} requests in flight; their in-flight counts were released`);
+            if (released > 0) logEvent(`listener ${listener} died with ${released} requests in flight; their in-flight counts were released`);
           },
         }),
       );
