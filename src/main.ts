@@ -7,6 +7,7 @@
  */
 import { startDemoBackends, type DemoBackends } from '../demo/demo-backends.ts';
 import { parseCli, USAGE, UsageError } from './config/cli.ts';
+import { runCtl } from './ctl/ctl.ts';
 import type { Config } from './config/config.ts';
 import { hostForUrl, startBalancer } from './supervisor/supervisor.ts';
 
@@ -83,4 +84,7 @@ async function main(argv: readonly string[]): Promise<void> {
   );
 }
 
-await main(process.argv.slice(2));
+const argv = process.argv.slice(2);
+// `switchyard ctl ...` steers a running balancer instead of starting one.
+if (argv[0] === 'ctl') process.exitCode = await runCtl(argv.slice(1));
+else await main(argv);

@@ -2,10 +2,6 @@
  * @module Every route of the admin listener, in the order they are tried.
  */
 import type { AdminRoute } from './admin-context.ts';
-import { statusRoutes } from './status-routes.ts';
 import { backendsApi } from './backends-api.ts';
 
-export const ADMIN_ROUTES: readonly AdminRoute[] = [
-  statusRoutes,
-  backendsApi,
-];
+export const ADMIN_ROUTES: readonly AdminRoute[] = [backendsApi];
