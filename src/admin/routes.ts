@@ -2,6 +2,7 @@
  * @module Every route of the admin listener, in the order they are tried.
  */
 import type { AdminRoute } from './admin-context.ts';
+import { statusRoutes } from './status-routes.ts';
 import { backendsApi } from './backends-api.ts';
 
-export const ADMIN_ROUTES: readonly AdminRoute[] = [backendsApi];
+export const ADMIN_ROUTES: readonly AdminRoute[] = [statusRoutes, backendsApi];
