@@ -20,7 +20,7 @@ export interface AdminContext {
   readonly state: SharedState;
   readonly table: BackendTable;
   readonly listeners: readonly ListenerThreadInfo[];
-  /** Date.now() when the balancer started. */
+  /** When the process started, ms since the Unix epoch. */
   readonly startedAt: number;
   /** The event log on stderr: admin actions are reported here, one line each. */
   readonly logEvent: (line: string) => void;

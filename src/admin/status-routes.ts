@@ -27,7 +27,7 @@ export const statusRoutes: AdminRoute = (req, res, url, context) => {
   }
   const stats = context.stats();
   if (path === '/metrics') sendText(res, 200, formatMetrics(stats, processFigures(context)), METRICS_CONTENT_TYPE);
-  else if (path === '/status') sendJson(res, 200, statusReport(stats, context));
+  else if (path === '/status') sendJson(res, 200, statusReport(stats, context, req.socket.localPort ?? 0));
   else answerHealth(res, stats);
   return true;
 };
@@ -70,14 +70,15 @@ function whyNotUp(backends: readonly BackendStats[]): string {
 
 // --- /status --------------------------------------------------------------------------
 
-function statusReport(stats: Stats, context: AdminContext) {
+/** `adminPort`: the port this request came in on (the bound one, also with --admin-port 0). */
+function statusReport(stats: Stats, context: AdminContext, adminPort: number) {
   const uptimeMs = Date.now() - context.startedAt;
   return {
     version: VERSION,
     node: process.version,
     startedAt: new Date(context.startedAt).toISOString(),
     uptimeSeconds: Math.round(uptimeMs) / 1000,
-    config: configSummary(context.config),
+    config: configSummary(context.config, adminPort),
     generation: stats.generation,
     roundRobin: { ticket: stats.roundRobin.next, wrap: stats.roundRobin.wrap },
     requestsInFlight: stats.requestsInFlight,
@@ -134,7 +135,7 @@ function backendStatus(backend: BackendStats) {
 
 /** What a reader needs to know the balancer is running as intended; never a secret
  * (the admin token, the sticky-cookie secret). */
-function configSummary(config: Config) {
+function configSummary(config: Config, adminPort: number) {
   const { routing, admin } = config;
   return {
     host: config.host,
@@ -152,7 +153,7 @@ function configSummary(config: Config) {
     upstream: config.upstream,
     client: config.client,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
-    admin: admin === null ? null : { host: admin.host, port: admin.port, tokenRequired: admin.token !== null },
+    admin: admin === null ? null : { host: admin.host, port: adminPort, tokenRequired: admin.token !== null },
     accessLog: config.accessLog,
   };
 }

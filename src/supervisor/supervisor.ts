@@ -100,11 +100,12 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
     if (config.admin !== null) {
       const { slowStartMs } = config.routing;
       admin = await startAdminServer(config.admin, ADMIN_ROUTES, {
-        config,
+        // The port bound, also when --port 0 asked for an ephemeral one.
+        config: { ...config, port },
         state,
         table,
         listeners,
-        startedAt: Date.now(),
+        startedAt: performance.timeOrigin,
         logEvent,
         stats: () => readStats(state, { slowStartMs }),
       });
