@@ -4,5 +4,10 @@
 import type { AdminRoute } from './admin-context.ts';
 import { statusRoutes } from './status-routes.ts';
 import { backendsApi } from './backends-api.ts';
+import { dashboardRoutes } from './dashboard-routes.ts';
 
-export const ADMIN_ROUTES: readonly AdminRoute[] = [statusRoutes, backendsApi];
+export const ADMIN_ROUTES: readonly AdminRoute[] = [
+  statusRoutes,
+  backendsApi,
+  dashboardRoutes,
+];
