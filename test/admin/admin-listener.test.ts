@@ -62,6 +62,36 @@ test('with --admin-token, every admin route needs the bearer token: 401 without 
   assert.equal(valueOf(exposition, 'switchyard_backend_up', { backend: backend.origin }), 1);
 });
 
+test('with --admin-token, a browser trades /?token= for a read-only cookie: pages and the event stream open, changes still need the header', async (t) => {
+  const backend = await startBackend(t, (_req, res) => res.end('ok'));
+  const balancer = await startTestBalancer(t, ['--threads', '1', '--admin-port', '0', '--admin-token', TOKEN, '--backend', backend.origin]);
+  const admin = `http://127.0.0.1:${balancer.admin!.port}`;
+
+  const wrong = await get(`${admin}/?token=${TOKEN}x`);
+  assert.equal(wrong.status, 401);
+  assert.equal(wrong.headers['set-cookie'], undefined);
+
+  const traded = await get(`${admin}/?token=${encodeURIComponent(TOKEN)}&view=1`);
+  assert.equal(traded.status, 303);
+  assert.equal(traded.headers.location, '/?view=1', 'the token leaves the address bar');
+  const setCookie = String(traded.headers['set-cookie']);
+  assert.match(setCookie, /HttpOnly/);
+  assert.match(setCookie, /SameSite=Strict/);
+  const cookie = setCookie.split(';')[0] as string;
+
+  for (const path of ['/', '/metrics', '/status']) {
+    assert.equal((await get(`${admin}${path}`, { headers: { cookie } })).status, 200, `${path} with the cookie`);
+    assert.equal((await get(`${admin}${path}`, { headers: { cookie: `${cookie}x` } })).status, 401, `${path} with a wrong cookie`);
+  }
+  // A page elsewhere could make the browser send the cookie with a POST: not enough.
+  const drain = await get(`${admin}/backends/0/drain`, { method: 'POST', headers: { cookie } });
+  assert.equal(drain.status, 401);
+  assert.equal(balancer.state.slotState(0), 'active');
+  const drained = await get(`${admin}/backends/0/drain`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.equal(drained.status, 200);
+  assert.equal(balancer.state.slotState(0), 'draining');
+});
+
 test('the proxied port does not answer /metrics, /status or /healthz itself: they reach the backend', async (t) => {
   const backend = await startBackend(t, (req, res) => res.end(`backend saw ${req.url}`));
   const balancer = await startTestBalancer(t, ['--threads', '1', '--admin-port', '0', '--backend', backend.origin]);
