@@ -71,7 +71,7 @@ Admin and logs:
 ${row('--admin-port P', ['/metrics, /status, /healthz, dashboard at /,', 'runtime API; 0 = ephemeral, off = none'], DEFAULTS.admin.port)}
 ${row('--admin-host H', ['admin address; any but loopback needs a token'], DEFAULTS.admin.host)}
 ${row('--admin-token T', ['admin requests need Authorization: Bearer T', '(or env SWITCHYARD_ADMIN_TOKEN); 16+ chars'], 'none')}
-${row('--access-log TO', ['one JSON line per request: stdout, stderr,', 'a file path, or off'], 'off')}
+${row('--access-log TO', ['one JSON line per request: stdout, stderr,', 'a file path (appended to), or off'], 'off')}
 
 ${row('--help', 'this text')}
 

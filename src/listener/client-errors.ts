@@ -10,6 +10,7 @@ import type { Socket } from 'node:net';
 import { errorHead, oneLineBody, SwitchyardError, type ErrorCode } from '../errors.ts';
 import { recordOwnResponse } from '../relay/outcome-counters.ts';
 import type { SharedState } from '../shared/shared-state.ts';
+import type { AccessLog } from './access-log.ts';
 import { markClosing } from './closing-connections.ts';
 
 const BY_PARSER_CODE: Record<string, { code: ErrorCode; reason: string }> = {
@@ -37,11 +38,13 @@ export function parserRefusal(parserCode: string | undefined): SwitchyardError {
   return new SwitchyardError(known?.code ?? 'BAD_REQUEST', known?.reason ?? `malformed request${parserCode ? ` (${parserCode})` : ''}`);
 }
 
-/** Writes `error` as a raw HTTP/1.1 response to `socket`, counts it in `state`, and closes it. */
-export function rejectSocket(socket: Socket, error: SwitchyardError, state: SharedState): void {
+/** Writes `error` as a raw HTTP/1.1 response to `socket`, counts it in `state`, logs it in
+ * `accessLog` (null when off), and closes it. */
+export function rejectSocket(socket: Socket, error: SwitchyardError, state: SharedState, accessLog: AccessLog | null): void {
   markClosing(socket);
   recordOwnResponse(state, error.code);
   const body = oneLineBody(error.status, error.message);
+  if (accessLog !== null) accessLog.refusal(socket.remoteAddress ?? null, error, socket.writable ? Buffer.byteLength(body) : 0);
   if (socket.writable) {
     const head = Object.entries(errorHead(error, body, true))
       .map(([name, value]) => `${name}: ${value}\r\n`)

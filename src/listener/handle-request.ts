@@ -1,7 +1,8 @@
 /**
  * @module The path of one client request inside a listener thread: refuse what must be
  * refused, read what routing needs from it (hash key, sticky pin), then hand it to an
- * exchange, which picks a backend from shared state and relays.
+ * exchange, which picks a backend from shared state and relays. With the access log on,
+ * the request's record starts here and travels with it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClientLimits, HashKeySpec } from '../config/config.ts';
@@ -12,6 +13,7 @@ import type { RelayContext } from '../relay/relay-context.ts';
 import { declaredTooLarge, hasBody, mustBuffer, readLimited, streamBody } from '../relay/request-body.ts';
 import { hashKeyOf } from '../routing/hash-key.ts';
 import type { RouteRequest } from '../routing/selector.ts';
+import type { AccessLog, RequestRecord } from './access-log.ts';
 import { guardRequest } from './request-guard.ts';
 
 export interface RequestHandlerOptions {
@@ -20,10 +22,12 @@ export interface RequestHandlerOptions {
   /** What consistent hashing hashes; null when the algorithm needs no key. */
   readonly hashKey: HashKeySpec | null;
   readonly log: (line: string) => void;
+  /** null when --access-log is off. */
+  readonly accessLog: AccessLog | null;
 }
 
-export function createRequestHandler({ context, limits, hashKey, log }: RequestHandlerOptions) {
-  const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer | null): void => {
+export function createRequestHandler({ context, limits, hashKey, log, accessLog }: RequestHandlerOptions) {
+  const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer | null, record: RequestRecord | null): void => {
     if (res.destroyed) return;
     const route: RouteRequest = {
       key: hashKey === null ? null : hashKeyOf(req, hashKey),
@@ -33,22 +37,25 @@ export function createRequestHandler({ context, limits, hashKey, log }: RequestH
       pinned: context.sticky === null ? -1 : context.sticky.pinnedSlot(req.headers.cookie),
     };
     const upstreamBody = body ?? (hasBody(req) ? streamBody(req, limits) : null);
-    new Exchange(req, res, context, route, upstreamBody).start();
+    new Exchange(req, res, context, route, upstreamBody, record).start();
   };
 
   return function handleRequest(req: IncomingMessage, res: ServerResponse): void {
+    const record = accessLog === null ? null : accessLog.begin(req, res);
     try {
       const refusal = guardRequest(req, limits) ?? declaredTooLarge(req, limits);
-      if (refusal) return sendError(res, refusal, true, context.state);
-      if (!mustBuffer(req, limits)) return forward(req, res, null);
+      if (refusal) return sendError(res, refusal, true, context.state, record);
+      // From here on the body is read (streamed upstream, or buffered first).
+      if (record !== null && hasBody(req)) record.countBody(req);
+      if (!mustBuffer(req, limits)) return forward(req, res, null, record);
       readLimited(req, limits).then(
-        (body) => forward(req, res, body),
-        (error: SwitchyardError) => sendError(res, error, true, context.state),
+        (body) => forward(req, res, body, record),
+        (error: SwitchyardError) => sendError(res, error, true, context.state, record),
       );
     } catch (error) {
       // A bug of ours must cost one request, never the thread and its other clients.
       log(`unexpected error on ${req.method} ${req.url}: ${error instanceof Error ? error.stack : String(error)}`);
-      sendError(res, new SwitchyardError('INTERNAL_ERROR', 'the balancer failed to handle this request'), true, context.state);
+      sendError(res, new SwitchyardError('INTERNAL_ERROR', 'the balancer failed to handle this request'), true, context.state, record);
     }
   };
 }

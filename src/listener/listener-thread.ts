@@ -11,6 +11,7 @@ import { SwitchyardError } from '../errors.ts';
 import { answerUsageRequests } from '../supervisor/thread-reports.ts';
 import type { DrainedMessage, ListenerThreadData, ListeningMessage, StoppedAcceptingMessage, SupervisorMessage } from '../supervisor/messages.ts';
 import { SharedState } from '../shared/shared-state.ts';
+import { AccessLog } from './access-log.ts';
 import { parserRefusal, rejectSocket } from './client-errors.ts';
 import { isClosing, markClosing } from './closing-connections.ts';
 import { createRequestHandler } from './handle-request.ts';
@@ -24,7 +25,8 @@ const context = createRelayContext(config, state, listener);
 const { pools } = context;
 const log = (line: string): void => console.error(`switchyard: listener ${listener}: ${line}`);
 const hashKey = config.routing.algorithm === 'consistent-hash' ? config.routing.hashKey : null;
-const handleRequest = createRequestHandler({ context, limits, hashKey, log });
+const accessLog = config.accessLog === null ? null : new AccessLog(config.accessLog, listener, log);
+const handleRequest = createRequestHandler({ context, limits, hashKey, log, accessLog });
 
 // Last resort. Every known failure is handled where it happens; an unknown one costs the
 // request it hit (its socket is gone with it), never the thread and its other clients.
@@ -71,13 +73,13 @@ server.on('connection', (socket: Socket) => {
   });
   // Node's own maxConnections drops the socket silently; a 503 tells the client why.
   if (openSockets.size > limits.maxConnections) {
-    rejectSocket(socket, new SwitchyardError('AT_CONNECTION_LIMIT', `this listener is at its limit of ${limits.maxConnections} connections`), state);
+    rejectSocket(socket, new SwitchyardError('AT_CONNECTION_LIMIT', `this listener is at its limit of ${limits.maxConnections} connections`), state, accessLog);
   }
 });
 
 // CONNECT would make us a tunnel to anywhere: refused before it is parsed further.
 server.on('connect', (_req: IncomingMessage, socket: Socket) => {
-  rejectSocket(socket, new SwitchyardError('METHOD_NOT_ALLOWED', 'CONNECT is not relayed; switchyard is not a forward proxy'), state);
+  rejectSocket(socket, new SwitchyardError('METHOD_NOT_ALLOWED', 'CONNECT is not relayed; switchyard is not a forward proxy'), state, accessLog);
 });
 
 server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
@@ -91,7 +93,7 @@ server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
     markClosing(socket);
     return void socket.destroySoon();
   }
-  rejectSocket(socket, parserRefusal(error.code), state);
+  rejectSocket(socket, parserRefusal(error.code), state, accessLog);
 });
 
 function onResponseClosed(): void {
@@ -123,11 +125,15 @@ let finished = false;
 function finish(aborted: number): void {
   if (finished) return;
   finished = true;
-  void pools.close(aborted > 0).then(() => {
-    const message: DrainedMessage = { type: 'drained', aborted };
-    parentPort?.postMessage(message);
-    process.exit(0);
-  });
+  void pools
+    .close(aborted > 0)
+    // The access log's last lines are out before the thread reports itself drained.
+    .then(() => accessLog?.close())
+    .then(() => {
+      const message: DrainedMessage = { type: 'drained', aborted };
+      parentPort?.postMessage(message);
+      process.exit(0);
+    });
 }
 
 parentPort?.on('message', (message: SupervisorMessage) => {

@@ -14,6 +14,7 @@ import type { Readable } from 'node:stream';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher, Pool } from 'undici';
 import { SwitchyardError } from '../errors.ts';
+import type { RequestRecord } from '../listener/access-log.ts';
 import { recordLatency } from '../routing/latency.ts';
 import { now } from '../shared/clock.ts';
 import { failureCode, failurePhase, upstreamError } from '../upstream/upstream-errors.ts';
@@ -36,6 +37,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   readonly #res: ServerResponse;
   readonly #context: RelayContext;
   readonly #route: RouteRequest;
+  /** The access log's record of this request; null when the log is off. */
+  readonly #record: RequestRecord | null;
   readonly #options: Dispatcher.DispatchOptions;
   #controller: Dispatcher.DispatchController | null = null;
   #slot = -1;
@@ -51,11 +54,19 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #clientGone = false;
 
   /** `body`: how the request body travels (see request-body.ts); null when there is none. */
-  constructor(req: IncomingMessage, res: ServerResponse, context: RelayContext, route: RouteRequest, body: Readable | Buffer | null) {
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    context: RelayContext,
+    route: RouteRequest,
+    body: Readable | Buffer | null,
+    record: RequestRecord | null,
+  ) {
     this.#req = req;
     this.#res = res;
     this.#context = context;
     this.#route = route;
+    this.#record = record;
     this.#options = {
       origin: '',
       method: req.method ?? 'GET',
@@ -95,6 +106,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#options.origin = pools.origin(slot);
     this.#resends = 0;
     state.bump(slot, 'started');
+    if (this.#record !== null) {
+      this.#record.attempts++;
+      this.#record.backend = this.#options.origin;
+    }
     if (this.#isRetry) state.bump(slot, 'retries');
     state.add(slot, 'inFlight', 1);
     state.matrixAdd(listener, slot, 1);
@@ -118,6 +133,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const { state, health, sticky, ejectOn5xx } = this.#context;
     const at = now();
     const micros = (at - this.#attemptStartedAt) * 1000;
+    if (this.#record !== null) this.#record.upstreamMs = at - this.#attemptStartedAt;
     recordLatency(state, this.#slot, micros, at);
     recordResponse(state, this.#slot, statusCode, micros);
     if (ejectOn5xx && statusCode >= 500) health.failed(this.#slot, '5xx response', this.#trial);
@@ -133,6 +149,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#record !== null) this.#record.bytesOut += chunk.length;
     if (!this.#res.write(chunk)) {
       controller.pause();
       this.#res.once('drain', () => controller.resume());
@@ -182,8 +199,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
    * left is to abort the connection (a truncated body), so that nothing downstream
    * mistakes a partial response for a complete one. */
   #answerError(failure: SwitchyardError): void {
-    if (this.#res.headersSent) this.#res.destroy(failure);
-    else sendError(this.#res, failure, failure.clientCaused || !this.#req.complete, this.#context.state);
+    if (this.#res.headersSent) {
+      if (this.#record !== null) this.#record.error = failure.code;
+      this.#res.destroy(failure);
+    } else {
+      sendError(this.#res, failure, failure.clientCaused || !this.#req.complete, this.#context.state, this.#record);
+    }
     this.#finish();
   }
 
