@@ -12,7 +12,7 @@ export { UsageError };
 /** Load runs last at least 100 ms (a shorter one measures only its own start-up) and at most 10 minutes. */
 const BENCH_DURATIONS = { minMs: 100, maxMs: 600_000 };
 
-export const SECTIONS = ['race', 'picker', 'load', 'slow', 'dead', 'undici'] as const;
+export const SECTIONS = ['race', 'picker', 'load', 'slow', 'dead', 'undici', 'observability'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -36,13 +36,14 @@ export const BENCH_USAGE = `Usage: npm run bench -- [flags]     (or node bench/r
 
 Measures switchyard: the race its shared state avoids, select() per algorithm, the
 distribution under concurrent load, what the balancer costs per request, and each
-algorithm with one backend slow and with one backend dead then revived.
+algorithm with one backend slow and with one backend dead then revived, and what
+watching it costs (/metrics scraped, /events open, the access log).
 
   --quick             a short run of every section (CI: checks exactness, not speed)
   --json FILE         also write every figure to FILE (with Node version, CPU count)
   --duration T        measured time of each load run, like 10s or 500ms  [10s; quick 2s]
   --warmup T          warm-up before each measured load run              [5s; quick 1s]
-                      (the slow and dead scenarios have their own, shorter timings)
+                      (the slow, dead and observability sections have their own timings)
   --connections N     keep-alive connections of the load generator      [64]
   --threads N         listener threads of the N-thread balancer run     [CPUs: ${availableParallelism()}]
   --backends N        demo backends of the load section, worker threads [2]
@@ -55,8 +56,8 @@ algorithm with one backend slow and with one backend dead then revived.
   --help              this text
 
 Exit codes: 0 done (targets missed are reported, not failed), 1 a correctness check
-failed (round robin not exact, a request errored in any load run or scenario) or the
-bench itself failed, 2 bad flag.`;
+failed (round robin or /metrics not exact, a request errored in any load run or
+scenario, an access log incomplete) or the bench itself failed, 2 bad flag.`;
 
 const FLAGS = {
   quick: { type: 'boolean' },

@@ -2,14 +2,16 @@
  * @module `npm run bench`: the entry of switchyard's benchmarks. Parses the flags, runs
  * each section with a progress display on stderr, prints its tables on stdout as soon as
  * it is done, then the targets, and writes every figure to --json. Exits 1 when a
- * correctness check fails (round robin not exact, a request errored in a load run or a
- * scenario), never for speed.
+ * correctness check fails (round robin or /metrics not exact, a request errored in a
+ * load run or a scenario, an access log incomplete), never for speed.
  */
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { ALGORITHMS } from '../src/routing/algorithms/names.ts';
 import { Cleanup } from './cleanup.ts';
 import { runLoadSection, type LoadSection } from './load/load-section.ts';
+import { runObservabilityCost, type ObservabilitySection } from './load/observability-cost.ts';
+import { observabilityReport, observabilityTargets } from './load/observability-report.ts';
 import { runDeadBackend, type DeadBackendSection } from './load/dead-backend.ts';
 import { costReport, distributionReport, loadTargets } from './load/load-report.ts';
 import { deadBackendReport, scenarioTargets, slowBackendReport } from './load/scenario-report.ts';
@@ -30,6 +32,11 @@ const SLOW_DELAY_MS = 30;
 const SCENARIO_BACKENDS = 3;
 /** Timings of the two scenarios (each runs once per algorithm). */
 const SLOW_TIMINGS = { quick: { warmupMs: 500, measureMs: 1_000 }, full: { warmupMs: 2_000, measureMs: 5_000 } } as const;
+/** The observability section: a fresh balancer per variant (four), each warmed up, per round. */
+const OBSERVABILITY_TIMINGS = {
+  quick: { warmupMs: 500, measureMs: 1_500, rounds: 1, accessLogLines: 50_000 },
+  full: { warmupMs: 1_500, measureMs: 4_000, rounds: 5, accessLogLines: 300_000 },
+} as const;
 const DEAD_TIMINGS = {
   quick: { warmupMs: 300, killAfterMs: 300, deadMs: 600, rejoinWaitMs: 2_000, tailMs: 300, ejectTimeMs: 250 },
   full: { warmupMs: 1_000, killAfterMs: 1_000, deadMs: 3_000, rejoinWaitMs: 5_000, tailMs: 1_000, ejectTimeMs: 500 },
@@ -53,6 +60,7 @@ interface Results {
   slowBackend?: SlowBackendSection;
   deadBackend?: DeadBackendSection;
   undiciApi?: UndiciApiResult;
+  observability?: ObservabilitySection;
   targets: TargetResult[];
   notes: string[];
   failures: string[];
@@ -223,6 +231,30 @@ async function main(options: BenchOptions): Promise<void> {
       const [cheapest] = [...undiciApi.costs].sort((a, b) => a.cpuMicrosPerRequest - b.cpuMicrosPerRequest);
       if (options.quick) console.log(wrap('Quick run: samples too short to rank the APIs; a full run does.'));
       else if (cheapest) console.log(wrap(`Cheapest in CPU per request: ${cheapest.api} (src/upstream/upstream-pools.ts uses dispatch).`));
+    }
+
+    if (has('observability')) {
+      progress.step(title('what watching the balancer costs: /metrics, /events, access log'));
+      const observability = await runObservabilityCost(
+        {
+          ...OBSERVABILITY_TIMINGS[options.quick ? 'quick' : 'full'],
+          connections: options.connections,
+          loadThreads: options.loadThreads,
+          threads: options.threads,
+          backendCount: options.backendCount,
+          backendUrls: options.backendUrls,
+          availableCores: options.cores,
+        },
+        progress,
+        cleanup,
+      );
+      results.observability = observability;
+      console.log(heading(8, 'What watching the balancer costs it (balancer CPU per request against a baseline, same run)'));
+      console.log(observabilityReport(observability));
+      const checks = observabilityTargets(observability);
+      results.targets.push(...checks.targets);
+      results.failures.push(...checks.failures);
+      results.notes.push(...checks.notes);
     }
   } catch (error) {
     // After Ctrl-C, whatever was under way fails because its threads are being stopped.

@@ -20,6 +20,8 @@ export interface BalancerChildOptions {
 export class BalancerChild {
   readonly port: number;
   readonly threads: number;
+  /** The admin listener's port; null when the balancer runs with --admin-port off. */
+  readonly adminPort: number | null;
   readonly pid: number;
   readonly #child: ChildProcess;
   readonly #exited: Promise<number | null>;
@@ -32,6 +34,7 @@ export class BalancerChild {
     this.#child = child;
     this.port = listening.port;
     this.threads = listening.threads;
+    this.adminPort = listening.adminPort;
     this.pid = child.pid ?? 0;
     this.#exited = exited;
     child.on('message', (report: ChildReport) => {

@@ -15,6 +15,8 @@ export interface ListeningReport {
   readonly port: number;
   readonly origins: readonly string[];
   readonly threads: number;
+  /** The admin listener's port (/metrics, /events); null with --admin-port off. */
+  readonly adminPort: number | null;
 }
 
 /** The child's answer to `snapshot`: everything the bench reads from the balancer. */

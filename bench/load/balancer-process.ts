@@ -62,4 +62,10 @@ process.on('message', (request: ParentRequest) => {
 // The bench died or went away: nobody will ever ask us to stop.
 process.on('disconnect', () => void stop());
 
-report({ type: 'listening', port: balancer.port, origins: parsed.config.backends.map((b) => b.origin), threads: balancer.listeners.length });
+report({
+  type: 'listening',
+  port: balancer.port,
+  origins: parsed.config.backends.map((b) => b.origin),
+  threads: balancer.listeners.length,
+  adminPort: balancer.admin?.port ?? null,
+});

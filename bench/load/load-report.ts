@@ -4,6 +4,7 @@
  */
 import { fixed, int, mib, percent, ratio, signed, table, wrap, type TargetResult } from '../report.ts';
 import type { LoadSection, Scenario } from './load-section.ts';
+import type { MetricsExactness } from './metrics-exactness.ts';
 
 /** RSS that moved less than this over the second half of the load has settled. */
 const SETTLED = 0.03;
@@ -60,7 +61,22 @@ export function distributionReport(section: LoadSection): string {
     ),
     ...(others.length > 0 ? [wrap(`Also checked: ${others.join('; ')}.`)] : []),
     wrap(`Errors: ${errors}.`),
+    '',
+    ...balancerRuns(section).map((s) => wrap(`${s.name}: ${metricsLine(s.metrics)}`)),
   ].join('\n');
+}
+
+/** `metrics exact: yes (...)`, or each disagreement. */
+function metricsLine(metrics: MetricsExactness | null): string {
+  if (metrics === null) return 'metrics exact: not checked';
+  if (!metrics.exact) return `metrics exact: NO: ${metrics.mismatches.join('; ')}`;
+  const confirmed = metrics.backends.every((b) => b.answered !== null);
+  const perBackend = metrics.backends.map((b) => int(b.requestsTotal ?? 0)).join(' / ');
+  return (
+    `metrics exact: yes. /metrics after the run: switchyard_backend_requests_total ${perBackend}` +
+    (confirmed ? ', each equal to its backend\'s own answers, as is its response_seconds_count' : ' (the backends do not name themselves: per backend unconfirmed)') +
+    `; switchyard_listener_requests_total adds up to ${int(metrics.listenerRequests)} = the ${int(metrics.responses)} responses the load generator got.`
+  );
 }
 
 export function costReport(section: LoadSection): string {
@@ -180,6 +196,14 @@ export function loadTargets(section: LoadSection): { targets: TargetResult[]; no
     verdict: allExact ? 'PASS' : 'FAIL',
   });
   if (!allExact) failures.push('the round-robin split was not exact');
+  const inexact = runs.filter((s) => s.metrics?.exact !== true);
+  targets.push({
+    name: `Metrics exact (/metrics = backends' counts), every run (${runs.length})`,
+    measured: inexact.length === 0 ? 'exact' : `${inexact.length} run${inexact.length === 1 ? '' : 's'} off`,
+    target: 'equal, request for request',
+    verdict: inexact.length === 0 ? 'PASS' : 'FAIL',
+  });
+  for (const s of inexact) failures.push(`${s.name}: ${metricsLine(s.metrics)}`);
   const errors = section.scenarios.reduce((sum, s) => sum + s.errorCount, 0);
   targets.push({ name: 'Errors, every run', measured: int(errors), target: '0', verdict: errors === 0 ? 'PASS' : 'FAIL' });
   if (errors > 0) {

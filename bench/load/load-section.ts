@@ -3,6 +3,8 @@
  * to one backend, then through the real balancer with 1 listener thread, then with N.
  * Each balancer runs as its own child process (balancer-process.ts) so that its CPU
  * time and RSS are its own; the backends and the load generator run in this process.
+ * After each balancer run, its /metrics is checked against the backends' own counts
+ * (metrics-exactness.ts).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +15,7 @@ import { BalancerChild } from './balancer-child.ts';
 import { distribution, type Distribution } from './distribution.ts';
 import { LoadGenerator, type LoadRun, type LoadTick } from './generator.ts';
 import { MemorySampler, type Memory } from './memory.ts';
+import { checkMetricsExactness, scrapeMetrics, type MetricsExactness } from './metrics-exactness.ts';
 import { cpuBreakdown, readMachineTicks, saturation, type CpuBreakdown, type Saturation, type WindowSnapshot } from './measure.ts';
 
 export interface LoadSectionOptions {
@@ -47,6 +50,8 @@ export interface Scenario {
   /** Balancer runs only. */
   readonly memory: Memory | null;
   readonly distribution: Distribution | null;
+  /** /metrics against the backends' counts after the run (balancer runs only). */
+  readonly metrics: MetricsExactness | null;
   readonly cpuProfDir: string | null;
 }
 
@@ -106,6 +111,7 @@ async function direct(origin: string, generator: LoadGenerator, backends: Backen
     saturation: saturation(cpu, options.connections),
     memory: null,
     distribution: null,
+    metrics: null,
     cpuProfDir: null,
   };
 }
@@ -121,7 +127,8 @@ async function throughBalancer(
   const profDir = options.cpuProfDir === null ? null : join(options.cpuProfDir, `balancer-${threads}-thread${threads === 1 ? '' : 's'}`);
   if (profDir) mkdirSync(profDir, { recursive: true });
   const child = await BalancerChild.start({
-    args: ['--host', '127.0.0.1', '--port', '0', '--admin-port', 'off', '--threads', String(threads), ...backends.origins.flatMap((origin) => ['--backend', origin])],
+    // An admin listener that nobody reads during the run: /metrics is scraped once, after it.
+    args: ['--host', '127.0.0.1', '--port', '0', '--admin-port', '0', '--threads', String(threads), ...backends.origins.flatMap((origin) => ['--backend', origin])],
     execArgv: profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [],
   });
   const stopChild = cleanup.defer(`balancer (${threads} threads)`, () => child.stop());
@@ -142,6 +149,8 @@ async function throughBalancer(
   });
   // Every response is in: the counters are final.
   const final = await child.snapshot();
+  if (child.adminPort === null) throw new Error('the balancer reported no admin port');
+  const metrics = checkMetricsExactness(await scrapeMetrics(child.adminPort), backends.origins, backends.embedded ? run.byBackend : {}, run.totalResponses);
   await stopSampler();
   await stopChild();
 
@@ -158,6 +167,7 @@ async function throughBalancer(
     saturation: saturation(cpu, options.connections),
     memory,
     distribution: distribution(backends.origins, final.backends, final.listeners, backends.embedded ? run.byBackend : {}),
+    metrics,
     cpuProfDir: profDir,
   };
 }
