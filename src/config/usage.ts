@@ -75,6 +75,8 @@ ${row('--access-log TO', ['one JSON line per request: stdout, stderr,', 'a file 
 
 ${row('--help', 'this text')}
 
+switchyard ctl --help: steer a running balancer (drain, weight, add, remove ...).
+
 Every flag but --backend may be given once. Prints "listening on http://HOST:PORT" once
 every listener accepts. Exit codes: 0 clean stop, 1 failed to start or crashed, 2 bad
 flag, 3 stopped with requests aborted at the shutdown deadline.`;
