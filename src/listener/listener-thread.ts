@@ -151,7 +151,14 @@ server.on('error', (error: Error) => {
   log(`server error: ${error.message}`);
 });
 
-server.listen({ host: config.host, port, reusePort: true }, () => {
+// Node's default accept queue is 511. A burst of 1,000 new clients overflowed it while the
+// event loop was busy (bench/README.md, "Levers measured for #9": TcpExtListenOverflows
+// 5-2,900 per run with --threads 1), and each dropped SYN costs its client a 1-3 s
+// retransmit. The kernel caps this at net.core.somaxconn (4,096 on the bench machine);
+// with it no run overflowed.
+const ACCEPT_BACKLOG = 65_535;
+
+server.listen({ host: config.host, port, reusePort: true, backlog: ACCEPT_BACKLOG }, () => {
   const address = server.address();
   state.listenerStore(listener, 'accepting', 1);
   watchEventLoopDelay(state, listener);
