@@ -17,6 +17,8 @@ import { costReport, distributionReport, loadTargets } from './load/load-report.
 import { deadBackendReport, scenarioTargets, slowBackendReport } from './load/scenario-report.ts';
 import { runSlowBackend, type SlowBackendSection } from './load/slow-backend.ts';
 import { BENCH_USAGE, UsageError, parseBenchArgs, type BenchOptions } from './options.ts';
+import { peersHeading, peersNotes, peersSkipped, peersTable, peersTargets, summarisePeers, type PeersSummary } from './peers/peers-report.ts';
+import { runPeersSection, type PeersSection } from './peers/peers-section.ts';
 import { runPickerBench, pickerTable, type PickerBenchResult } from './picker.bench.ts';
 import { profileTable, summariseProfiles, type ProfileSummary } from './profile.ts';
 import { Progress } from './progress.ts';
@@ -61,6 +63,7 @@ interface Results {
   deadBackend?: DeadBackendSection;
   undiciApi?: UndiciApiResult;
   observability?: ObservabilitySection;
+  peers?: PeersSection & { summary: PeersSummary[] };
   targets: TargetResult[];
   notes: string[];
   failures: string[];
@@ -255,6 +258,18 @@ async function main(options: BenchOptions): Promise<void> {
       results.targets.push(...checks.targets);
       results.failures.push(...checks.failures);
       results.notes.push(...checks.notes);
+    }
+
+    if (has('peers')) {
+      progress.step(title('peers: switchyard beside nginx and HAProxy, same backends, same load'));
+      const peers = await runPeersSection({ ...options.peers, loadThreads: options.loadThreads }, progress, cleanup);
+      const summary = summarisePeers(peers);
+      results.peers = { ...peers, summary };
+      console.log(heading(9, `Peers: switchyard beside nginx and HAProxy (load: ${peers.loadGenerator})`));
+      if (peers.skipped !== null) console.log(peersSkipped(peers.skipped));
+      for (const at of summary) console.log(`${heading(null, peersHeading(peers, at))}\n${peersTable(peers, at)}`);
+      results.targets.push(...peersTargets(summary));
+      results.notes.push(...peersNotes(peers));
     }
   } catch (error) {
     // After Ctrl-C, whatever was under way fails because its threads are being stopped.
