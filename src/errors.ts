@@ -21,6 +21,8 @@ export const STATUS_BY_CODE = {
   BACKEND_FAILED: 502,
   NO_BACKEND: 503,
   AT_CONNECTION_LIMIT: 503,
+  /** No connection to the picked backend became free in time (--upstream-connections). */
+  BACKEND_BUSY: 503,
   BACKEND_TIMEOUT: 504,
 } as const;
 

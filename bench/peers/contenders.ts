@@ -16,13 +16,14 @@ const SWITCHYARD_MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.u
 /** Where Debian and others install daemons; not always on a non-root PATH. */
 const SBIN = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
 
-export const CONTENDER_KEYS = ['nginx', 'haproxy', 'switchyard-2', 'switchyard-1'] as const;
+export const CONTENDER_KEYS = ['nginx', 'haproxy', 'switchyard-2', 'switchyard-2-capped', 'switchyard-1'] as const;
 export type ContenderKey = (typeof CONTENDER_KEYS)[number];
 
 export const CONTENDER_NAMES: Readonly<Record<ContenderKey, string>> = {
   nginx: 'nginx, 1 worker',
   haproxy: 'HAProxy, 2 threads',
   'switchyard-2': 'switchyard --threads 2',
+  'switchyard-2-capped': 'switchyard --threads 2 --upstream-connections 32',
   'switchyard-1': 'switchyard --threads 1',
 };
 
@@ -79,9 +80,13 @@ export async function startContender(key: ContenderKey, binary: string, options:
       return { key, name, port, pid: spawned.pid, stop };
     }
     case 'switchyard-2':
+    case 'switchyard-2-capped':
     case 'switchyard-1': {
-      const threads = key === 'switchyard-2' ? 2 : 1;
+      const threads = key === 'switchyard-1' ? 1 : 2;
       const args = [SWITCHYARD_MAIN, '--host', '127.0.0.1', '--port', '0', '--admin-port', 'off', '--threads', String(threads)];
+      // Bounded upstream pools: the 1,000-connection tail follows the number of upstream
+      // connections (bench/README.md, "Levers measured for #9").
+      if (key === 'switchyard-2-capped') args.push('--upstream-connections', '32');
       for (const port of options.backendPorts) args.push('--backend', `http://127.0.0.1:${port}`);
       const { spawned, stop } = Spawned.start({ label: name, file: binary, args }, options.cleanup);
       // It prints this line once every listener thread accepts connections.

@@ -44,6 +44,7 @@ const OPTIONS = {
   'connect-timeout': { type: 'string' },
   'upstream-timeout': { type: 'string' },
   'upstream-idle-timeout': { type: 'string' },
+  'upstream-connections': { type: 'string' },
   'client-header-timeout': { type: 'string' },
   'client-body-timeout': { type: 'string' },
   'keep-alive-timeout': { type: 'string' },
@@ -102,6 +103,10 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
       connectMs: duration('--connect-timeout', values['connect-timeout'], DEFAULTS.upstream.connectMs),
       headersMs: duration('--upstream-timeout', values['upstream-timeout'], DEFAULTS.upstream.headersMs),
       bodyIdleMs: duration('--upstream-idle-timeout', values['upstream-idle-timeout'], DEFAULTS.upstream.bodyIdleMs),
+      maxConnections:
+        values['upstream-connections'] === undefined
+          ? DEFAULTS.upstream.maxConnections
+          : integer('--upstream-connections', values['upstream-connections'], 0, 1, 100_000),
     },
     client: {
       headersTimeoutMs: duration('--client-header-timeout', values['client-header-timeout'], DEFAULTS.client.headersTimeoutMs),

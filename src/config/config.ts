@@ -4,13 +4,20 @@
  */
 import type { AlgorithmName } from '../routing/algorithms/names.ts';
 
-export interface UpstreamTimeouts {
+/** How the balancer talks to backends: timeouts, and how many connections it may open. */
+export interface UpstreamConfig {
   /** TCP connect to a backend (nginx proxy_connect_timeout, HAProxy timeout connect). */
   readonly connectMs: number;
   /** From the request sent until the response headers arrive (nginx proxy_read_timeout for the first byte). */
   readonly headersMs: number;
   /** Longest silence between two chunks of a response body. */
   readonly bodyIdleMs: number;
+  /**
+   * Most connections each listener thread opens to one backend (HAProxy's maxconn per
+   * server); a request beyond waits for a free one, first come first served, at most
+   * connectMs, then gets 503. null: no limit.
+   */
+  readonly maxConnections: number | null;
 }
 
 export interface ClientLimits {
@@ -106,7 +113,7 @@ export interface Config {
   /** null: passive checks only. */
   readonly health: HealthCheckConfig | null;
   readonly ejection: EjectionConfig;
-  readonly upstream: UpstreamTimeouts;
+  readonly upstream: UpstreamConfig;
   readonly client: ClientLimits;
   /** How long SIGTERM/SIGINT waits for in-flight requests before aborting them. */
   readonly shutdownTimeoutMs: number;
@@ -131,7 +138,7 @@ export const DEFAULTS = {
   },
   health: { intervalMs: 2_000, timeoutMs: 1_000, fall: 3, rise: 2 },
   ejection: { after: 3, on5xx: false, timeMs: 10_000, maxPercent: 50 },
-  upstream: { connectMs: 5_000, headersMs: 30_000, bodyIdleMs: 30_000 },
+  upstream: { connectMs: 5_000, headersMs: 30_000, bodyIdleMs: 30_000, maxConnections: null },
   client: {
     headersTimeoutMs: 10_000,
     bodyIdleMs: 30_000,

@@ -66,6 +66,7 @@ ${row('--max-header-size B', 'request line + headers, else 431', `${DEFAULTS.cli
 ${row('--max-url-length B', 'request target, else 414', `${DEFAULTS.client.maxUrlBytes / 1024}k`)}
 ${row('--max-body B', 'request body, else 413', 'no limit')}
 ${row('--max-connections N', 'open client connections per listener thread', DEFAULTS.client.maxConnections)}
+${row('--upstream-connections N', ['most connections per backend and listener thread;', 'more requests wait for one, up to', '--connect-timeout, else 503'], 'no limit')}
 
 Admin and logs:
 ${row('--admin-port P', ['/metrics, /status, /healthz, dashboard at /,', 'runtime API; 0 = ephemeral, off = none'], DEFAULTS.admin.port)}

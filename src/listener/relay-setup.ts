@@ -12,6 +12,7 @@ import { RoutingView } from '../routing/routing-view.ts';
 import { Selector } from '../routing/selector.ts';
 import { StickySessions } from '../routing/sticky-sessions.ts';
 import type { SharedState } from '../shared/shared-state.ts';
+import { QueueDeadlines } from '../upstream/queue-deadlines.ts';
 import { UpstreamPools } from '../upstream/upstream-pools.ts';
 
 export function createRelayContext(config: Config, state: SharedState, listener: number): RelayContext {
@@ -33,6 +34,7 @@ export function createRelayContext(config: Config, state: SharedState, listener:
     state,
     listener,
     pools,
+    queue: config.upstream.maxConnections === null ? null : new QueueDeadlines(config.upstream.connectMs),
     selector,
     health: new PassiveHealth(state, {
       ejectAfter: ejection.after,
@@ -42,6 +44,7 @@ export function createRelayContext(config: Config, state: SharedState, listener:
     }),
     budget: new RetryBudget(state, listener),
     sticky,
+    upstream: config.upstream,
     retries: routing.retries,
     ejectOn5xx: ejection.on5xx,
     healthRetryMs: health === null ? 1_000 : health.intervalMs * health.rise,

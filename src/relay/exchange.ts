@@ -22,6 +22,7 @@ import type { RouteRequest } from '../routing/selector.ts';
 import { sendError } from './error-response.ts';
 import { recordOwnResponse, recordResponse } from './outcome-counters.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './proxy-headers.ts';
+import type { QueuedRequest } from '../upstream/queue-deadlines.ts';
 import type { RelayContext } from './relay-context.ts';
 
 /** Methods that may be sent again when the connection died before any response byte
@@ -32,7 +33,7 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 const STALE_CONNECTION = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 const MAX_RESENDS = 2;
 
-export class Exchange implements Dispatcher.DispatchHandler {
+export class Exchange implements Dispatcher.DispatchHandler, QueuedRequest {
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
   readonly #context: RelayContext;
@@ -52,6 +53,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #resends = 0;
   #ended = false;
   #clientGone = false;
+  /** When the current dispatch was handed to the pool (for --upstream-connections' deadline). */
+  queuedAt = 0;
+  /** It waited for a connection past the deadline and was answered 503; undici still holds it. */
+  #expired = false;
 
   /** `body`: how the request body travels (see request-body.ts); null when there is none. */
   constructor(
@@ -119,12 +124,35 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   #dispatch(): void {
+    const { queue } = this.#context;
+    if (queue !== null) {
+      this.queuedAt = now();
+      queue.watch(this);
+    }
     (this.#pool as Pool).dispatch(this.#options, this);
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#context.queue?.release(this);
     this.#controller = controller;
+    // Answered already: it must not reach the backend now (undici closes that connection).
+    if (this.#expired) return controller.abort(new SwitchyardError('BACKEND_BUSY', 'answered while waiting for a connection'));
     if (this.#clientGone) controller.abort(clientGone());
+  }
+
+  /** Waited past --connect-timeout for one of the --upstream-connections: 503, not sent. */
+  queueExpired(): void {
+    if (this.#ended || !this.#attemptOpen) return;
+    this.#expired = true;
+    this.#endAttempt();
+    const { maxConnections, connectMs } = this.#context.upstream;
+    this.#answerError(
+      new SwitchyardError(
+        'BACKEND_BUSY',
+        `no connection to ${this.#options.origin} became free within ${connectMs} ms (--upstream-connections ${maxConnections})`,
+        { retryAfterSeconds: 1 },
+      ),
+    );
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
@@ -163,6 +191,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.#context.queue?.release(this);
+    // Its client has its answer already (queueExpired); this is undici letting go of it.
+    if (this.#expired) return;
     const { health } = this.#context;
     if (this.#clientGone) {
       health.abandoned(this.#slot, this.#trial);

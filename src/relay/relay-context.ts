@@ -8,6 +8,7 @@ import type { RetryBudget } from '../routing/retry-budget.ts';
 import type { Selector } from '../routing/selector.ts';
 import type { StickySessions } from '../routing/sticky-sessions.ts';
 import type { SharedState } from '../shared/shared-state.ts';
+import type { QueueDeadlines } from '../upstream/queue-deadlines.ts';
 import type { UpstreamPools } from '../upstream/upstream-pools.ts';
 
 export interface RelayContext {
@@ -15,11 +16,15 @@ export interface RelayContext {
   /** This listener thread's index. */
   readonly listener: number;
   readonly pools: UpstreamPools;
+  /** Deadlines of requests waiting for a free upstream connection; null without --upstream-connections. */
+  readonly queue: QueueDeadlines | null;
   readonly selector: Selector;
   readonly health: PassiveHealth;
   readonly budget: RetryBudget;
   /** null when --sticky-cookie is not set. */
   readonly sticky: StickySessions | null;
+  /** Connection limit and connect timeout, for the queue deadline's answer. */
+  readonly upstream: { readonly maxConnections: number | null; readonly connectMs: number };
   /** --retries: tries on other backends after a failed attempt. */
   readonly retries: number;
   /** --eject-on-5xx: a 5xx answer counts as a failure (it is still relayed). */

@@ -10,7 +10,7 @@
  * relay needs. bench/undici-api.bench.ts measures the three on the same backend.
  */
 import { Pool } from 'undici';
-import type { UpstreamTimeouts } from '../config/config.ts';
+import type { UpstreamConfig } from '../config/config.ts';
 import type { Member } from '../routing/algorithms/algorithm.ts';
 
 interface PoolEntry {
@@ -19,13 +19,13 @@ interface PoolEntry {
 }
 
 export class UpstreamPools {
-  readonly #timeouts: UpstreamTimeouts;
+  readonly #settings: UpstreamConfig;
   readonly #entries: Array<PoolEntry | undefined>;
   /** Pools being closed after their backend left; awaited by `close`. */
   readonly #closing = new Set<Promise<void>>();
 
-  constructor(capacity: number, timeouts: UpstreamTimeouts) {
-    this.#timeouts = timeouts;
+  constructor(capacity: number, settings: UpstreamConfig) {
+    this.#settings = settings;
     this.#entries = new Array<PoolEntry | undefined>(capacity);
   }
 
@@ -71,15 +71,16 @@ export class UpstreamPools {
   }
 
   #create(origin: string): Pool {
-    const timeouts = this.#timeouts;
+    const settings = this.#settings;
     return new Pool(origin, {
-      // No cap: the client side already bounds concurrency (--max-connections), and a
-      // cap here would queue requests invisibly inside the balancer.
-      connections: null,
+      // --upstream-connections; by default no cap, the client side bounding concurrency
+      // (--max-connections). With a cap, requests beyond it wait in the pool's queue,
+      // each under a deadline (queue-deadlines.ts).
+      connections: settings.maxConnections,
       pipelining: 1,
-      connectTimeout: timeouts.connectMs,
-      headersTimeout: timeouts.headersMs,
-      bodyTimeout: timeouts.bodyIdleMs,
+      connectTimeout: settings.connectMs,
+      headersTimeout: settings.headersMs,
+      bodyTimeout: settings.bodyIdleMs,
       // Close our idle upstream sockets well before a typical backend's own idle
       // timeout, so a request is rarely written to a socket the backend is closing.
       keepAliveTimeout: 4_000,
