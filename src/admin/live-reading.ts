@@ -9,17 +9,10 @@
  * the balancer started, and the reading says so (`latencyWindowMs: null`).
  */
 import type { AdminContext } from './admin-context.ts';
-import { histogramQuantile, type BackendStats, type StatusClass, type Stats } from './stats.ts';
+import { histogramQuantile, statusOf, type BackendStats, type BackendStatus, type StatusClass, type Stats } from './stats.ts';
 
 /** Latency quantiles cover the responses of this last stretch of time. */
 export const LATENCY_WINDOW_MS = 10_000;
-
-/**
- * What the page shows as a backend's state, most telling first: an operator's choice
- * (disabled, draining) before active checks' verdict (down) before passive health
- * (ejected, trial).
- */
-export type BackendStatus = 'up' | 'ejected' | 'trial' | 'down' | 'draining' | 'disabled';
 
 export interface LiveBackend {
   readonly id: number;
@@ -143,12 +136,6 @@ export class LiveReadings {
 
 function keyOf(backend: BackendStats): string {
   return `${backend.id} ${backend.origin}`;
-}
-
-export function statusOf(backend: Pick<BackendStats, 'state' | 'healthy' | 'ejection'>): BackendStatus {
-  if (backend.state === 'disabled' || backend.state === 'draining') return backend.state;
-  if (!backend.healthy) return 'down';
-  return backend.ejection === 'in' ? 'up' : backend.ejection;
 }
 
 /** `before`: its cells at the start of the window; absent: count every response. */

@@ -26,6 +26,19 @@ export interface LatencyHistogram {
   readonly count: number;
 }
 
+/**
+ * A backend's state in one word, most telling first: an operator's choice (disabled,
+ * draining) before active checks' verdict (down) before passive health (ejected, trial).
+ * `up` is the one state in which picks may choose it.
+ */
+export type BackendStatus = 'up' | 'ejected' | 'trial' | 'down' | 'draining' | 'disabled';
+
+export function statusOf(backend: { readonly state: SlotState; readonly healthy: boolean; readonly ejection: EjectionName }): BackendStatus {
+  if (backend.state === 'disabled' || backend.state === 'draining') return backend.state;
+  if (!backend.healthy) return 'down';
+  return backend.ejection === 'in' ? 'up' : backend.ejection;
+}
+
 export interface BackendStats {
   /** The slot number: the backend's id in the admin API. */
   readonly id: number;
@@ -119,7 +132,7 @@ function readBackend(state: SharedState, slot: number, at: number, slowStartMs: 
     effectiveWeight: Math.round(snapshot.weight * ramp * 100) / 100,
     healthy: snapshot.healthy,
     ejection,
-    up: snapshot.state === 'active' && snapshot.healthy && ejection === 'in',
+    up: statusOf({ state: snapshot.state, healthy: snapshot.healthy, ejection }) === 'up',
     ejectedForMs: ejection === 'in' ? 0 : Math.max(0, between(stamp(at), state.load(slot, 'ejectedUntil'))),
     ejectionLevel: state.load(slot, 'ejectionLevel'),
     started: snapshot.started,

@@ -9,7 +9,7 @@ import type { Config } from '../config/config.ts';
 import type { AdminContext, AdminRoute } from './admin-context.ts';
 import { FAILURE_LABELS, formatMetrics, type MetricsExtras } from './metrics.ts';
 import { refuseMethod, sendJson, sendRefusal, sendText } from './respond.ts';
-import { histogramQuantile, type BackendStats, type Stats } from './stats.ts';
+import { histogramQuantile, statusOf, type BackendStats, type BackendStatus, type Stats } from './stats.ts';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -57,12 +57,22 @@ function answerHealth(res: ServerResponse, stats: Stats): void {
   sendText(res, 200, `ok: ${accepting} of ${threads} listener threads accepting, ${up} of ${stats.backends.length} backends up\n`);
 }
 
+/** How /healthz words a status other than up. */
+const NOT_UP: Readonly<Record<Exclude<BackendStatus, 'up'>, string>> = {
+  disabled: 'disabled',
+  draining: 'draining',
+  down: 'failing health checks',
+  trial: 'on trial',
+  ejected: 'ejected',
+};
+
 /** `2 disabled, 1 ejected`: why the backends that are not up are not. */
 function whyNotUp(backends: readonly BackendStats[]): string {
   const reasons = new Map<string, number>();
   for (const backend of backends) {
-    if (backend.up) continue;
-    const reason = backend.state !== 'active' ? backend.state : !backend.healthy ? 'failing health checks' : backend.ejection === 'trial' ? 'on trial' : 'ejected';
+    const status = statusOf(backend);
+    if (status === 'up') continue;
+    const reason = NOT_UP[status];
     reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
   }
   return [...reasons].map(([reason, count]) => `${count} ${reason}`).join(', ');
