@@ -17,21 +17,14 @@ import { SwitchyardError } from '../errors.ts';
 import type { RequestRecord } from '../listener/access-log.ts';
 import { recordLatency } from '../routing/latency.ts';
 import { now } from '../shared/clock.ts';
-import { failureCode, failurePhase, upstreamError } from '../upstream/upstream-errors.ts';
+import { failureCode, upstreamError } from '../upstream/upstream-errors.ts';
 import type { RouteRequest } from '../routing/selector.ts';
 import { sendError } from './error-response.ts';
 import { recordOwnResponse, recordResponse } from './outcome-counters.ts';
+import { mayResend, retryElsewhere } from './retry-policy.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './proxy-headers.ts';
 import type { QueuedRequest } from '../upstream/queue-deadlines.ts';
 import type { RelayContext } from './relay-context.ts';
-
-/** Methods that may be sent again when the connection died before any response byte
- * (RFC 9110 section 9.2.2). */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-/** Errors that mean "the connection died under the request", not "the backend answered badly";
- * resent to the same backend only on a reused connection (see #mayResend). */
-const STALE_CONNECTION = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
-const MAX_RESENDS = 2;
 
 export class Exchange implements Dispatcher.DispatchHandler, QueuedRequest {
   readonly #req: IncomingMessage;
@@ -201,7 +194,7 @@ export class Exchange implements Dispatcher.DispatchHandler, QueuedRequest {
       if (!this.#res.headersSent) recordOwnResponse(this.#context.state, 'CLIENT_CLOSED_REQUEST');
       return this.#finish();
     }
-    if (this.#mayResend(error)) {
+    if (!this.#res.headersSent && mayResend(error, this.#options.method, this.#options.body, this.#resends)) {
       this.#resends++;
       this.#controller = null;
       return this.#dispatch();
@@ -239,51 +232,14 @@ export class Exchange implements Dispatcher.DispatchHandler, QueuedRequest {
     this.#finish();
   }
 
-  /** Same backend, same request: only for a reused keep-alive connection that the
-   * backend closed under us, which is not the backend failing. */
-  #mayResend(error: Error): boolean {
-    const { code, socket } = error as { code?: unknown; socket?: { bytesRead?: number } };
-    if (
-      this.#resends >= MAX_RESENDS ||
-      this.#res.headersSent ||
-      !this.#replayable() ||
-      !IDEMPOTENT.has(this.#options.method) ||
-      typeof code !== 'string' ||
-      !STALE_CONNECTION.has(code)
-    ) {
-      return false;
-    }
-    // Only a connection that had already carried a response can have been closed by
-    // the backend's idle timeout under us. undici reports the socket's bytesRead with
-    // its SocketError; a fresh connection that dies is the backend failing (retried
-    // elsewhere, if at all). A bare reset carries no such report: it gets one resend.
-    return socket ? (socket.bytesRead ?? 0) > 0 : this.#resends === 0;
-  }
-
-  /**
-   * Another backend, within --retries. A request whose connection was never made is
-   * sent on at once (Finagle calls this a requeue): no backend worked on it, so sending
-   * it elsewhere adds no load, and a dead backend under load would otherwise turn a
-   * burst of refusals into 502s. A request a backend may have worked on is a retry, and
-   * takes a place in the shared retry budget, or is not retried.
-   */
+  /** Another backend, within --retries; a retry (not a requeue) also needs a place in
+   * the shared retry budget (see retry-policy.ts). */
   #mayRetryElsewhere(error: Error): boolean {
     if (this.#route.attempt >= this.#context.retries) return false;
-    const phase = failurePhase(error);
-    if (phase === 'connect') {
-      const body = this.#options.body;
-      const untouchedStream = body !== null && typeof body === 'object' && 'readableDidRead' in body && !body.readableDidRead && !body.destroyed;
-      return this.#replayable() || untouchedStream;
-    }
-    if (phase !== 'died' || !IDEMPOTENT.has(this.#options.method) || !this.#replayable()) return false;
+    const way = retryElsewhere(error, this.#options.method, this.#options.body);
+    if (way !== 'retry') return way === 'requeue';
     this.#budgetHeld = this.#context.budget.tryAcquire();
     return this.#budgetHeld;
-  }
-
-  /** A body that can be sent again: none, or one read whole (--max-body). */
-  #replayable(): boolean {
-    const body = this.#options.body;
-    return body === null || body === undefined || Buffer.isBuffer(body);
   }
 
   #onClientClose = (): void => {
