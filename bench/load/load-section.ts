@@ -16,7 +16,7 @@ import { distribution, type Distribution } from './distribution.ts';
 import { LoadGenerator, type LoadRun, type LoadTick } from './generator.ts';
 import { MemorySampler, type Memory } from './memory.ts';
 import { checkMetricsExactness, scrapeMetrics, type MetricsExactness } from './metrics-exactness.ts';
-import { cpuBreakdown, readMachineTicks, saturation, type CpuBreakdown, type Saturation, type WindowSnapshot } from './measure.ts';
+import { balancerWindow, cpuBreakdown, readMachineTicks, saturation, type CpuBreakdown, type Saturation, type WindowSnapshot } from './measure.ts';
 
 export interface LoadSectionOptions {
   readonly warmupMs: number;
@@ -140,11 +140,7 @@ async function throughBalancer(
     origin: `http://127.0.0.1:${child.port}`,
     warmupMs: options.warmupMs,
     measureMs: options.measureMs,
-    snapshot: async () => {
-      const machine = readMachineTicks();
-      const [balancer, backendCpu] = await Promise.all([child.snapshot(), backends.cpuMicros()]);
-      return { balancer, backends: backendCpu, machine };
-    },
+    snapshot: balancerWindow(child, backends),
     onTick: (tick) => progress.update(describeTick(tick, options)),
   });
   // Every response is in: the counters are final.

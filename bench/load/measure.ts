@@ -35,6 +35,19 @@ export interface WindowSnapshot {
   readonly machine: MachineTicks | null;
 }
 
+/** The sample a load run through a balancer child takes at each edge of its measured
+ * window: the machine's ticks first, then the balancer's and the backends' CPU. */
+export function balancerWindow(
+  child: { snapshot(): Promise<BalancerSnapshot> },
+  backends: { cpuMicros(): Promise<readonly number[] | null> },
+): () => Promise<WindowSnapshot> {
+  return async () => {
+    const machine = readMachineTicks();
+    const [balancer, backendCpu] = await Promise.all([child.snapshot(), backends.cpuMicros()]);
+    return { balancer, backends: backendCpu, machine };
+  };
+}
+
 export interface ComponentCpu {
   /** CPU microseconds in the window, all threads of the component. */
   readonly micros: number;

@@ -20,7 +20,7 @@ import { readEvents, scrapeEvery, type Watcher, type WatcherFigures } from './ad
 import { externalBackends, startBackendThreads, type Backends } from './backends.ts';
 import { BalancerChild } from './balancer-child.ts';
 import { LoadGenerator } from './generator.ts';
-import { cpuBreakdown, readMachineTicks, type WindowSnapshot } from './measure.ts';
+import { balancerWindow, cpuBreakdown, type WindowSnapshot } from './measure.ts';
 import { describeTick } from './scenario.ts';
 
 export const VARIANTS = ['baseline', 'metrics', 'events', 'access-log'] as const;
@@ -173,11 +173,7 @@ async function runVariant(variant: Variant, round: number, { backends, generator
     origin: `http://127.0.0.1:${child.port}`,
     warmupMs: options.warmupMs,
     measureMs: options.measureMs,
-    snapshot: async () => {
-      const machine = readMachineTicks();
-      const [balancer, backendCpu] = await Promise.all([child.snapshot(), backends.cpuMicros()]);
-      return { balancer, backends: backendCpu, machine };
-    },
+    snapshot: balancerWindow(child, backends),
     onTick: (tick) => progress.update(describeTick(tick)),
   });
   await stopWatcher();
