@@ -1,6 +1,6 @@
 /**
  * @module One proxied request and its response, over as many attempts as it takes: the
- * selector picks a backend, the request goes out through that backend's undici pool,
+ * selector picks a backend, the request goes out through that backend's keep-alive pool,
  * and the response is relayed back as it streams, with backpressure both ways.
  *
  * Each attempt's outcome is recorded in shared memory (passive health, latency), and a
@@ -11,8 +11,7 @@
  * Every way an attempt ends releases its in-flight counts exactly once.
  */
 import type { Readable } from 'node:stream';
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { Dispatcher, Pool } from 'undici';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SwitchyardError } from '../errors.ts';
 import type { RequestRecord } from '../listener/access-log.ts';
 import { recordLatency } from '../routing/latency.ts';
@@ -24,19 +23,23 @@ import { recordOwnResponse, recordResponse } from './outcome-counters.ts';
 import { mayResend, retryElsewhere } from './retry-policy.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './proxy-headers.ts';
 import type { QueuedRequest } from '../upstream/queue-deadlines.ts';
+import type { UpstreamPool } from '../upstream/upstream-pool.ts';
+import type { UpstreamController, UpstreamHandler, UpstreamRequest } from '../upstream/upstream-request.ts';
 import type { RelayContext } from './relay-context.ts';
 
-export class Exchange implements Dispatcher.DispatchHandler, QueuedRequest {
+export class Exchange implements UpstreamHandler, QueuedRequest {
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
   readonly #context: RelayContext;
   readonly #route: RouteRequest;
   /** The access log's record of this request; null when the log is off. */
   readonly #record: RequestRecord | null;
-  readonly #options: Dispatcher.DispatchOptions;
-  #controller: Dispatcher.DispatchController | null = null;
+  readonly #request: UpstreamRequest;
+  /** The current attempt's backend, `http://host:port`. */
+  #origin = '';
+  #controller: UpstreamController | null = null;
   #slot = -1;
-  #pool: Pool | null = null;
+  #pool: UpstreamPool | null = null;
   #trial = false;
   #isRetry = false;
   /** Whether this request holds a place in the shared retry budget (for its current retry). */
@@ -48,7 +51,7 @@ export class Exchange implements Dispatcher.DispatchHandler, QueuedRequest {
   #clientGone = false;
   /** When the current dispatch was handed to the pool (for --upstream-connections' deadline). */
   queuedAt = 0;
-  /** It waited for a connection past the deadline and was answered 503; undici still holds it. */
+  /** It waited for a connection past the deadline and was answered 503; the pool still holds it. */
   #expired = false;
 
   /** `body`: how the request body travels (see request-body.ts); null when there is none. */
@@ -65,8 +68,7 @@ export class Exchange implements Dispatcher.DispatchHandler, QueuedRequest {
     this.#context = context;
     this.#route = route;
     this.#record = record;
-    this.#options = {
-      origin: '',
+    this.#request = {
       method: req.method ?? 'GET',
       // Byte for byte as the client sent it: the listener has already turned an
       // absolute-form target into its path, and nothing here normalises it.
@@ -101,12 +103,12 @@ export class Exchange implements Dispatcher.DispatchHandler, QueuedRequest {
     this.#slot = slot;
     this.#trial = selector.trial;
     this.#pool = pools.get(slot);
-    this.#options.origin = pools.origin(slot);
+    this.#origin = pools.origin(slot);
     this.#resends = 0;
     state.bump(slot, 'started');
     if (this.#record !== null) {
       this.#record.attempts++;
-      this.#record.backend = this.#options.origin;
+      this.#record.backend = this.#origin;
     }
     if (this.#isRetry) state.bump(slot, 'retries');
     state.add(slot, 'inFlight', 1);
@@ -122,13 +124,13 @@ export class Exchange implements Dispatcher.DispatchHandler, QueuedRequest {
       this.queuedAt = now();
       queue.watch(this);
     }
-    (this.#pool as Pool).dispatch(this.#options, this);
+    (this.#pool as UpstreamPool).dispatch(this.#request, this);
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
+  onRequestStart(controller: UpstreamController): void {
     this.#context.queue?.release(this);
     this.#controller = controller;
-    // Answered already: it must not reach the backend now (undici closes that connection).
+    // Answered already: it must not reach the backend now (nothing of it is written).
     if (this.#expired) return controller.abort(new SwitchyardError('BACKEND_BUSY', 'answered while waiting for a connection'));
     if (this.#clientGone) controller.abort(clientGone());
   }
@@ -142,13 +144,13 @@ export class Exchange implements Dispatcher.DispatchHandler, QueuedRequest {
     this.#answerError(
       new SwitchyardError(
         'BACKEND_BUSY',
-        `no connection to ${this.#options.origin} became free within ${connectMs} ms (--upstream-connections ${maxConnections})`,
+        `no connection to ${this.#origin} became free within ${connectMs} ms (--upstream-connections ${maxConnections})`,
         { retryAfterSeconds: 1 },
       ),
     );
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+  onResponseStart(controller: UpstreamController, statusCode: number, headers: string[], statusMessage: string): void {
     const res = this.#res;
     if (this.#clientGone) return controller.abort(clientGone());
     const { state, health, sticky, ejectOn5xx } = this.#context;
@@ -169,7 +171,7 @@ export class Exchange implements Dispatcher.DispatchHandler, QueuedRequest {
     else res.writeHead(statusCode, out);
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(controller: UpstreamController, chunk: Buffer): void {
     if (this.#record !== null) this.#record.bytesOut += chunk.length;
     if (!this.#res.write(chunk)) {
       controller.pause();
@@ -183,9 +185,9 @@ export class Exchange implements Dispatcher.DispatchHandler, QueuedRequest {
     this.#finish();
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+  onResponseError(_controller: UpstreamController, error: Error): void {
     this.#context.queue?.release(this);
-    // Its client has its answer already (queueExpired); this is undici letting go of it.
+    // Its client has its answer already (queueExpired); this is the pool letting go of it.
     if (this.#expired) return;
     const { health } = this.#context;
     if (this.#clientGone) {
@@ -194,14 +196,14 @@ export class Exchange implements Dispatcher.DispatchHandler, QueuedRequest {
       if (!this.#res.headersSent) recordOwnResponse(this.#context.state, 'CLIENT_CLOSED_REQUEST');
       return this.#finish();
     }
-    if (!this.#res.headersSent && mayResend(error, this.#options.method, this.#options.body, this.#resends)) {
+    if (!this.#res.headersSent && mayResend(error, this.#request.method, this.#request.body, this.#resends)) {
       this.#resends++;
       this.#controller = null;
       return this.#dispatch();
     }
     // A SwitchyardError here came from the client's side of the request body (stalled:
-    // 408, vanished: 499); anything else is undici's report of the backend.
-    const failure = error instanceof SwitchyardError ? error : upstreamError(error, this.#options.origin as string);
+    // 408, vanished: 499); anything else is the connection's report of the backend.
+    const failure = error instanceof SwitchyardError ? error : upstreamError(error, this.#origin);
     if (failure.clientCaused) {
       health.abandoned(this.#slot, this.#trial);
       this.#endAttempt();
@@ -236,7 +238,7 @@ export class Exchange implements Dispatcher.DispatchHandler, QueuedRequest {
    * the shared retry budget (see retry-policy.ts). */
   #mayRetryElsewhere(error: Error): boolean {
     if (this.#route.attempt >= this.#context.retries) return false;
-    const way = retryElsewhere(error, this.#options.method, this.#options.body);
+    const way = retryElsewhere(error, this.#request.method, this.#request.body);
     if (way !== 'retry') return way === 'requeue';
     this.#budgetHeld = this.#context.budget.tryAcquire();
     return this.#budgetHeld;

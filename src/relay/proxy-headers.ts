@@ -4,7 +4,6 @@
  * unchanged, so a backend sees the name the client asked for (virtual hosts, redirects
  * and cookies keep working); X-Forwarded-Host repeats it for frameworks that read that.
  */
-import type { IncomingHttpHeaders } from 'node:http';
 import { withoutCookie } from '../routing/sticky-sessions.ts';
 
 /** Headers that describe one connection, never the message, and so never cross a proxy. */
@@ -93,22 +92,26 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], context: F
 }
 
 /**
- * The client's response headers from the upstream's (as undici parsed them: lower-case
- * names, repeated headers as arrays), as the flat name/value list `writeHead` takes:
- * hop-by-hop headers left out, Via appended, repeated headers (Set-Cookie) kept as
- * separate lines. A new list rather than `delete` on undici's object, which would turn
- * it into a slow dictionary on the hot path.
+ * The client's response headers from the upstream's (name, value, name, value, ... as
+ * the backend sent them), as the flat list `writeHead` takes: hop-by-hop headers left
+ * out, Via appended to the backend's, repeated headers (Set-Cookie) kept as separate
+ * lines, names in the backend's case.
  */
-export function clientResponseHeaders(headers: IncomingHttpHeaders, setCookie?: string, upstreamVersion = '1.1'): string[] {
-  const connection = headers.connection;
-  const named = connection === undefined ? null : connectionNamed(Array.isArray(connection) ? connection : [connection]);
+export function clientResponseHeaders(raw: readonly string[], setCookie?: string, upstreamVersion = '1.1'): string[] {
+  let connection: string[] | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 10 && name.toLowerCase() === 'connection') (connection ??= []).push(raw[i + 1] as string);
+  }
+  const named = connection === null ? null : connectionNamed(connection);
   const out: string[] = [];
   let via: string | undefined;
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined || HOP_BY_HOP.has(name) || named?.has(name)) continue;
-    if (name === 'via') via = Array.isArray(value) ? value.join(', ') : value;
-    else if (Array.isArray(value)) for (const item of value) out.push(name, item);
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const value = raw[i + 1] as string;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || named?.has(lower)) continue;
+    if (lower === 'via') via = via === undefined ? value : `${via}, ${value}`;
     else out.push(name, value);
   }
   const ours = `${upstreamVersion} ${VIA_NAME}`;

@@ -63,14 +63,17 @@ export function readLimited(req: IncomingMessage, limits: ClientLimits): Promise
 }
 
 /**
- * The body as a stream that undici may destroy without taking the client's socket with
- * it: undici destroys a body stream when the upstream fails mid-upload, and destroying
- * an unfinished IncomingMessage destroys its socket, which would turn our 502 into a
- * connection reset. A stall or a vanished client fails the stream with a
- * `SwitchyardError` (408, 499), which undici hands back to the exchange.
+ * The body as a stream that the upstream connection may destroy without taking the
+ * client's socket with it: the connection destroys a body stream when the upstream fails
+ * mid-upload, and destroying an unfinished IncomingMessage destroys its socket, which
+ * would turn our 502 into a connection reset. A stall or a vanished client fails the stream with a
+ * `SwitchyardError` (408, 499), which the connection hands back to the exchange.
  */
 export function streamBody(req: IncomingMessage, limits: ClientLimits): Readable {
   const body = new PassThrough();
+  // Until a connection takes the body, nobody listens: the connection finds the error in
+  // `body.errored` when it starts sending.
+  body.on('error', () => {});
   req.on('error', () => body.destroy(goneError()));
   req.setTimeout(limits.bodyIdleMs, () => body.destroy(idleError(limits)));
   req.once('end', () => req.socket?.setTimeout(0));

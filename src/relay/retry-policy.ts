@@ -7,18 +7,18 @@
  * twice unless it is idempotent and its body can be sent again. The exchange applies
  * these answers; the budget and --retries are its part.
  */
-import type { Dispatcher } from 'undici';
 import { failurePhase } from '../upstream/upstream-errors.ts';
+import type { UpstreamRequest } from '../upstream/upstream-request.ts';
 
 /** Methods that may be sent again when the connection died before any response byte
  * (RFC 9110 section 9.2.2). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 /** Errors that mean "the connection died under the request", not "the backend answered badly";
  * resent to the same backend only on a reused connection (see mayResend). */
-const STALE_CONNECTION = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+const STALE_CONNECTION = new Set(['UPSTREAM_CLOSED', 'ECONNRESET', 'EPIPE']);
 export const MAX_RESENDS = 2;
 
-type Body = Dispatcher.DispatchOptions['body'];
+type Body = UpstreamRequest['body'];
 
 /** A body that can be sent again: none, or one read whole (--max-body). */
 export function replayable(body: Body): boolean {
@@ -31,15 +31,15 @@ export function replayable(body: Body): boolean {
  * has had; called only before the response started.
  */
 export function mayResend(error: Error, method: string, body: Body, resends: number): boolean {
-  const { code, socket } = error as { code?: unknown; socket?: { bytesRead?: number } };
+  const { code, reused } = error as { code?: unknown; reused?: boolean };
   if (resends >= MAX_RESENDS || !replayable(body) || !IDEMPOTENT.has(method) || typeof code !== 'string' || !STALE_CONNECTION.has(code)) {
     return false;
   }
   // Only a connection that had already carried a response can have been closed by
-  // the backend's idle timeout under us. undici reports the socket's bytesRead with
-  // its SocketError; a fresh connection that dies is the backend failing (retried
-  // elsewhere, if at all). A bare reset carries no such report: it gets one resend.
-  return socket ? (socket.bytesRead ?? 0) > 0 : resends === 0;
+  // the backend's idle timeout under us (UpstreamFailure says whether it had); a fresh
+  // connection that dies is the backend failing (retried elsewhere, if at all). An
+  // error without that report gets one resend.
+  return reused ?? resends === 0;
 }
 
 /**

@@ -15,24 +15,41 @@ import { SwitchyardError } from '../errors.ts';
  */
 export type FailurePhase = 'connect' | 'died' | 'timeout' | 'response' | 'request';
 
+/**
+ * A failure of the upstream connection, as upstream-connection.ts reports it. `code` is
+ * one of the names below, a socket error's code (`ECONNRESET`, ...) or llhttp's name for
+ * a malformed response (`HPE_...`). `reused`: the connection had carried a whole
+ * response before, so a close under this request may be the backend's idle timeout
+ * racing it rather than the backend failing (see retry-policy.ts).
+ */
+export class UpstreamFailure extends Error {
+  readonly code: string;
+  readonly reused: boolean;
+  constructor(code: string, message: string, reused: boolean, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.code = code;
+    this.reused = reused;
+  }
+}
+
 const FAILURES: Record<string, { phase: FailurePhase; what: string }> = {
   ECONNREFUSED: { phase: 'connect', what: 'refused the connection' },
-  UND_ERR_CONNECT_TIMEOUT: { phase: 'connect', what: 'did not accept the connection in time' },
+  CONNECT_TIMEOUT: { phase: 'connect', what: 'did not accept the connection in time' },
   EHOSTUNREACH: { phase: 'connect', what: 'is unreachable' },
   ENETUNREACH: { phase: 'connect', what: 'is unreachable' },
   ENOTFOUND: { phase: 'connect', what: 'has a host name that does not resolve' },
   EAI_AGAIN: { phase: 'connect', what: 'has a host name that could not be resolved now' },
   ECONNRESET: { phase: 'died', what: 'reset the connection' },
   EPIPE: { phase: 'died', what: 'closed the connection while the request was being sent' },
-  UND_ERR_SOCKET: { phase: 'died', what: 'closed the connection before the response was complete' },
-  UND_ERR_HEADERS_TIMEOUT: { phase: 'timeout', what: 'did not send response headers in time' },
-  UND_ERR_BODY_TIMEOUT: { phase: 'response', what: 'stalled in the middle of the response body' },
-  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: { phase: 'response', what: 'sent a body shorter or longer than its Content-Length' },
+  UPSTREAM_CLOSED: { phase: 'died', what: 'closed the connection before the response was complete' },
+  HEADERS_TIMEOUT: { phase: 'timeout', what: 'did not send response headers in time' },
+  BODY_TIMEOUT: { phase: 'response', what: 'stalled in the middle of the response body' },
+  LENGTH_MISMATCH: { phase: 'response', what: 'sent a body shorter or longer than its Content-Length' },
 };
 
-const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+const TIMEOUTS = new Set(['CONNECT_TIMEOUT', 'HEADERS_TIMEOUT', 'BODY_TIMEOUT']);
 
-/** The error code undici reported (`ECONNREFUSED`, `UND_ERR_SOCKET`, ...), or ''. */
+/** The error's code (`ECONNREFUSED`, `UPSTREAM_CLOSED`, ...), or ''. */
 export function failureCode(error: unknown): string {
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' ? code : '';
@@ -40,16 +57,16 @@ export function failureCode(error: unknown): string {
 
 export function failurePhase(error: unknown): FailurePhase {
   const code = failureCode(error);
-  if (code === 'UND_ERR_INVALID_ARG') return 'request';
+  if (code === 'INVALID_REQUEST') return 'request';
   return FAILURES[code]?.phase ?? (code.startsWith('HPE_') ? 'response' : 'died');
 }
 
 export function upstreamError(error: unknown, origin: string): SwitchyardError {
   const code = failureCode(error);
   const where = `backend ${origin.replace(/^http:\/\//, '')}`;
-  // undici refused the request before sending it (e.g. a path it will not write): the
-  // request, not the backend, is at fault.
-  if (code === 'UND_ERR_INVALID_ARG') {
+  // The request could not be written as HTTP/1.1 (a target with bytes a request line
+  // cannot hold): the request, not the backend, is at fault.
+  if (code === 'INVALID_REQUEST') {
     return new SwitchyardError('BAD_REQUEST', `request cannot be forwarded: ${(error as Error).message}`, { cause: error });
   }
   const what = FAILURES[code]?.what ?? (code.startsWith('HPE_') ? 'sent a malformed response' : 'failed');

@@ -1,31 +1,34 @@
 /**
- * @module One undici keep-alive pool per backend slot, per listener thread, following the
+ * @module One keep-alive pool per backend slot, per listener thread, following the
  * membership: a pool is made when a backend enters a slot, and closed (gracefully: what
  * runs on it finishes) when the backend leaves the slot or another takes it.
- *
- * Why `dispatch` and not `request` or `stream`: a proxy only moves bytes from one
- * socket to another. `request` wraps every response in a Readable and `stream` in a
- * Writable factory plus a promise; `dispatch` hands us each chunk directly and lets us
- * pause the upstream socket when the client's socket is full, which is exactly what a
- * relay needs. bench/undici-api.bench.ts measures the three on the same backend.
  */
-import { Pool } from 'undici';
+import { maxHeaderSize } from 'node:http';
 import type { UpstreamConfig } from '../config/config.ts';
 import type { Member } from '../routing/algorithms/algorithm.ts';
+import { ConnectionDeadlines } from './connection-deadlines.ts';
+import { UpstreamPool } from './upstream-pool.ts';
 
 interface PoolEntry {
   readonly origin: string;
-  readonly pool: Pool;
+  readonly pool: UpstreamPool;
 }
+
+/** Close idle upstream connections well before a typical backend's own idle timeout
+ * (nginx 75 s, Node 5 s), so that a request is rarely written to a connection the
+ * backend is closing; a backend's `Keep-Alive: timeout=` shortens it further. */
+const IDLE_MS = 4_000;
 
 export class UpstreamPools {
   readonly #settings: UpstreamConfig;
   readonly #entries: Array<PoolEntry | undefined>;
   /** Pools being closed after their backend left; awaited by `close`. */
   readonly #closing = new Set<Promise<void>>();
+  readonly #deadlines: ConnectionDeadlines;
 
   constructor(capacity: number, settings: UpstreamConfig) {
     this.#settings = settings;
+    this.#deadlines = new ConnectionDeadlines(Math.min(settings.connectMs, settings.headersMs, settings.bodyIdleMs, IDLE_MS));
     this.#entries = new Array<PoolEntry | undefined>(capacity);
   }
 
@@ -48,7 +51,7 @@ export class UpstreamPools {
   }
 
   /** The pool of the backend in `slot`. */
-  get(slot: number): Pool {
+  get(slot: number): UpstreamPool {
     const entry = this.#entries[slot];
     if (!entry) throw new RangeError(`no upstream pool for slot ${slot}`);
     return entry.pool;
@@ -70,21 +73,25 @@ export class UpstreamPools {
     void closing.finally(() => this.#closing.delete(closing));
   }
 
-  #create(origin: string): Pool {
+  #create(origin: string): UpstreamPool {
+    const { hostname, port } = new URL(origin);
     const settings = this.#settings;
-    return new Pool(origin, {
+    return new UpstreamPool(
+      {
+        // URL keeps an IPv6 literal's brackets; a socket wants the bare address.
+        host: hostname.startsWith('[') ? hostname.slice(1, -1) : hostname,
+        port: port === '' ? 80 : Number(port),
+        connectMs: settings.connectMs,
+        headersMs: settings.headersMs,
+        bodyIdleMs: settings.bodyIdleMs,
+        idleMs: IDLE_MS,
+        maxHeaderBytes: maxHeaderSize,
+      },
       // --upstream-connections; by default no cap, the client side bounding concurrency
       // (--max-connections). With a cap, requests beyond it wait in the pool's queue,
       // each under a deadline (queue-deadlines.ts).
-      connections: settings.maxConnections,
-      pipelining: 1,
-      connectTimeout: settings.connectMs,
-      headersTimeout: settings.headersMs,
-      bodyTimeout: settings.bodyIdleMs,
-      // Close our idle upstream sockets well before a typical backend's own idle
-      // timeout, so a request is rarely written to a socket the backend is closing.
-      keepAliveTimeout: 4_000,
-      keepAliveTimeoutThreshold: 1_000,
-    });
+      settings.maxConnections,
+      this.#deadlines,
+    );
   }
 }

@@ -32,14 +32,14 @@ test('the event log reports each passive-health change a listener makes, one lin
 
   await waitFor(() => selector.select(route()) === 1 && selector.trial, 'the trial to be claimed');
   await waitFor(() => logged.length === 2, 'the trial line');
-  health.failed(1, 'UND_ERR_CONNECT_TIMEOUT', true);
+  health.failed(1, 'CONNECT_TIMEOUT', true);
   await waitFor(() => logged.length === 3, 'the re-ejection line');
   await waitFor(() => selector.select(route()) === 1 && selector.trial, 'the second trial');
   health.succeeded(1, true);
   await waitFor(() => logged.length === 5, 'the rejoin line');
   assert.deepEqual(logged.slice(1), [
     `${B}: ejection over; sending one trial request`,
-    `${B}: trial request failed (UND_ERR_CONNECT_TIMEOUT); ejected again for 0.06s`,
+    `${B}: trial request failed (CONNECT_TIMEOUT); ejected again for 0.06s`,
     `${B}: ejection over; sending one trial request`,
     `${B}: rejoined after a successful trial request`,
   ]);

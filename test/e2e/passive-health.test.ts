@@ -44,7 +44,7 @@ test('a backend killed under keep-alive and fresh-connection load costs no clien
   assert.deepEqual(load.failures, [], 'every client request was answered 200');
   assert.ok(load.answers.slice(rejoinedAt).some((x) => x.backend === 'b'), 'b answers clients again after rejoining');
   const lines = linesAbout(balancer.logged, b!.origin);
-  assert.match(lines[0] ?? '', /^ejected after \d+ consecutive failures \((ECONNREFUSED|ECONNRESET|UND_ERR_SOCKET|EPIPE)\) for 0\.2s$/, lines.join('\n'));
+  assert.match(lines[0] ?? '', /^ejected after \d+ consecutive failures \((ECONNREFUSED|ECONNRESET|UPSTREAM_CLOSED|EPIPE)\) for 0\.2s$/, lines.join('\n'));
   assert.equal(lines.at(-1), 'rejoined after a successful trial request', lines.join('\n'));
 });
 

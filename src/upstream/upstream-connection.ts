@@ -1,0 +1,406 @@
+/**
+ * @module One keep-alive connection to a backend, carrying one request at a time: the
+ * request head written in one piece (with the body when it is held whole), the response
+ * parsed by llhttp and handed on chunk by chunk, and the connection offered again only
+ * when the response ended cleanly, its request was written whole, and neither side
+ * announced a close.
+ *
+ * Why not undici here (it stays the client for health probes): a relay needs only
+ * this much of an HTTP client, and undici's general machinery (header validation in
+ * its Request constructor, the pool's scans and per-request events, the `setImmediate`
+ * before each reuse, `parseHeaders`) was about half the JavaScript time of a proxied
+ * request. bench/README.md, "Levers measured for #9", has the numbers.
+ *
+ * Keep-alive safety: bytes that arrive while no request is outstanding, or after a
+ * response ended, close the connection (they can only be a broken backend or an
+ * attack); a FIN closes it; `Connection: close`, an HTTP/1.0 answer without keep-alive,
+ * a response to HEAD (a backend may wrongly send a body) and a response that came
+ * before its request was written whole all close it after the response.
+ */
+import { connect, type Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import { now } from '../shared/clock.ts';
+import type { Timed } from './connection-deadlines.ts';
+import { ResponseParseError, ResponseParser, type ResponseEvents } from './response-parser.ts';
+import { UpstreamFailure } from './upstream-errors.ts';
+import { invalidTarget, requestHead, type UpstreamController, type UpstreamHandler, type UpstreamRequest } from './upstream-request.ts';
+
+export interface ConnectionSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly connectMs: number;
+  readonly headersMs: number;
+  readonly bodyIdleMs: number;
+  /** Longest idle keep-alive time (shortened by a backend's `Keep-Alive: timeout=`). */
+  readonly idleMs: number;
+  readonly maxHeaderBytes: number;
+}
+
+/** What the connection tells its pool. */
+export interface ConnectionOwner {
+  /** The response ended cleanly and the connection may carry another request. */
+  released(connection: UpstreamConnection): void;
+  /** Closed, whatever the reason; it is no longer the pool's. */
+  closed(connection: UpstreamConnection): void;
+}
+
+type Phase = 'connecting' | 'idle' | 'busy' | 'closed';
+/** What the armed deadline waits for. */
+const Waiting = { Nothing: 0, Connect: 1, Headers: 2, Body: 3, Idle: 4 } as const;
+type Waiting = (typeof Waiting)[keyof typeof Waiting];
+
+/** The handle a request's handler holds: it acts only while that request is the connection's. */
+class RequestControl implements UpstreamController {
+  readonly #connection: UpstreamConnection;
+  readonly #handler: UpstreamHandler;
+  constructor(connection: UpstreamConnection, handler: UpstreamHandler) {
+    this.#connection = connection;
+    this.#handler = handler;
+  }
+  abort(error: Error): void {
+    this.#connection.abort(this.#handler, error);
+  }
+  pause(): void {
+    this.#connection.pause(this.#handler);
+  }
+  resume(): void {
+    this.#connection.resume(this.#handler);
+  }
+}
+
+export class UpstreamConnection implements ResponseEvents, Timed {
+  readonly #settings: ConnectionSettings;
+  readonly #owner: ConnectionOwner;
+  readonly #socket: Socket;
+  readonly #parser: ResponseParser;
+  #phase: Phase = 'connecting';
+  deadline = 0;
+  #waiting: Waiting = Waiting.Nothing;
+  #idleMs: number;
+  /** It has carried a whole response: a close under the next request may be a keep-alive race. */
+  #reused = false;
+  // The request in progress.
+  #handler: UpstreamHandler | null = null;
+  #control: RequestControl | null = null;
+  #body: Readable | null = null;
+  #headOnly = false;
+  #requestWritten = false;
+  #responseStarted = false;
+  #keepAlive = false;
+  #paused = false;
+  /** The response ended inside this `execute`; after it, the connection is offered again if `#reusable`. */
+  #ended = false;
+  #reusable = false;
+
+  constructor(settings: ConnectionSettings, owner: ConnectionOwner) {
+    this.#settings = settings;
+    this.#owner = owner;
+    this.#idleMs = settings.idleMs;
+    this.#parser = new ResponseParser(this, settings.maxHeaderBytes);
+    this.#arm(Waiting.Connect, settings.connectMs);
+    const socket = connect({ host: settings.host, port: settings.port, noDelay: true });
+    this.#socket = socket;
+    socket.once('connect', this.#onConnect);
+    socket.on('data', this.#onData);
+    socket.once('end', this.#onEnd);
+    socket.on('error', this.#onError);
+    socket.once('close', this.#onClose);
+  }
+
+  get connecting(): boolean {
+    return this.#phase === 'connecting';
+  }
+
+  /** Takes `request`; on a connection still connecting, it is written once connected. */
+  send(request: UpstreamRequest, handler: UpstreamHandler): void {
+    this.#handler = handler;
+    this.#control = new RequestControl(this, handler);
+    this.#pending = request;
+    if (this.#phase === 'idle') this.#write();
+  }
+
+  #pending: UpstreamRequest | null = null;
+
+  #onConnect = (): void => {
+    this.#phase = this.#pending === null ? 'idle' : 'busy';
+    this.#arm(Waiting.Nothing, 0);
+    if (this.#pending !== null) this.#write();
+    else this.#owner.released(this);
+  };
+
+  #write(): void {
+    const request = this.#pending as UpstreamRequest;
+    const handler = this.#handler as UpstreamHandler;
+    const control = this.#control as RequestControl;
+    this.#pending = null;
+    this.#phase = 'busy';
+    this.#arm(Waiting.Nothing, 0);
+    handler.onRequestStart(control);
+    // Aborted before a byte was written: the connection is as clean as before.
+    if (this.#handler !== handler) return;
+    if (invalidTarget(request.path)) {
+      return this.#cancel(new UpstreamFailure('INVALID_REQUEST', `the request target contains bytes a request line cannot carry`, false));
+    }
+    this.#headOnly = request.method === 'HEAD';
+    const { head, chunked } = requestHead(request, `${this.#settings.host}:${this.#settings.port}`, this.#headOnly);
+    const { body } = request;
+    const socket = this.#socket;
+    if (body === null || Buffer.isBuffer(body)) {
+      if (body === null || body.length === 0) socket.write(head, 'latin1');
+      else {
+        socket.cork();
+        socket.write(head, 'latin1');
+        socket.write(body);
+        socket.uncork();
+      }
+      this.#requestWritten = true;
+      this.#arm(Waiting.Headers, this.#settings.headersMs);
+      return;
+    }
+    // The client's side of the body failed (408, 499) while this request waited for a connection.
+    if (body.destroyed) return this.#cancel(body.errored ?? new UpstreamFailure('INVALID_REQUEST', 'the request body was discarded before it could be sent', false));
+    socket.write(head, 'latin1');
+    this.#streamBody(body, chunked);
+  }
+
+  /** Streams the body with backpressure; the headers deadline starts once it is all written. */
+  #streamBody(body: Readable, chunked: boolean): void {
+    this.#body = body;
+    const socket = this.#socket;
+    const onDrain = (): void => {
+      body.resume();
+    };
+    body.on('data', (chunk: Buffer) => {
+      if (this.#body !== body || chunk.length === 0) return;
+      let open: boolean;
+      if (chunked) {
+        socket.cork();
+        socket.write(`${chunk.length.toString(16)}\r\n`);
+        socket.write(chunk);
+        open = socket.write('\r\n');
+        socket.uncork();
+      } else {
+        open = socket.write(chunk);
+      }
+      if (!open) {
+        body.pause();
+        socket.once('drain', onDrain);
+      }
+    });
+    body.once('end', () => {
+      if (this.#body !== body) return;
+      this.#body = null;
+      if (chunked) socket.write('0\r\n\r\n');
+      this.#requestWritten = true;
+      if (!this.#responseStarted) this.#arm(Waiting.Headers, this.#settings.headersMs);
+    });
+    // A stalled or vanished client (408, 499): the backend has half a request.
+    body.once('error', (error: Error) => {
+      if (this.#body === body) this.#fail(error);
+    });
+  }
+
+  // Parser events (ResponseEvents), called inside #parser.execute.
+
+  onBegin(): boolean {
+    return this.#handler !== null && !this.#responseStarted;
+  }
+
+  onHeaders(statusCode: number, statusMessage: string, raw: string[], keepAlive: boolean): boolean {
+    const handler = this.#handler as UpstreamHandler;
+    this.#responseStarted = true;
+    // A 204 or 304 that declares content may be followed by it, which would be read as
+    // the next response: the connection is not reused.
+    this.#keepAlive = keepAlive && !this.#headOnly && !((statusCode === 204 || statusCode === 304) && declaresContent(raw));
+    if (keepAlive) this.#idleMs = keepAliveMs(raw, this.#settings.idleMs);
+    this.#arm(Waiting.Body, this.#settings.bodyIdleMs);
+    handler.onResponseStart(this.#control as RequestControl, statusCode, raw, statusMessage);
+    return this.#headOnly;
+  }
+
+  onBody(chunk: Buffer): void {
+    const handler = this.#handler;
+    if (handler === null) return;
+    if (!this.#paused) this.deadline = now() + this.#settings.bodyIdleMs;
+    handler.onResponseData(this.#control as RequestControl, chunk);
+  }
+
+  onComplete(): void {
+    const handler = this.#handler;
+    if (handler === null) return;
+    this.#reusable = this.#keepAlive && this.#requestWritten && this.#idleMs > 0;
+    this.#detach();
+    this.#ended = true;
+    handler.onResponseEnd();
+  }
+
+  // Socket events.
+
+  #onData = (chunk: Buffer): void => {
+    if (this.#phase !== 'busy' || this.#handler === null) return this.#destroy(null);
+    try {
+      this.#parser.execute(chunk);
+    } catch (error) {
+      return this.#fail(this.#failure(error));
+    }
+    if (this.#ended) this.#afterResponse();
+  };
+
+  #onEnd = (): void => {
+    if (this.#handler !== null && this.#responseStarted) {
+      // A body delimited by the close ends here; anything else was cut off.
+      try {
+        this.#parser.finish();
+      } catch {
+        return this.#fail(this.#closedError());
+      }
+    }
+    this.#destroy(this.#handler === null ? null : this.#closedError());
+  };
+
+  #onError = (error: Error): void => {
+    const code = (error as { code?: unknown }).code;
+    this.#fail(new UpstreamFailure(typeof code === 'string' ? code : 'UPSTREAM_CLOSED', error.message, this.#reused, error));
+  };
+
+  #onClose = (): void => {
+    this.#destroy(this.#handler === null ? null : this.#closedError());
+  };
+
+  // Deadlines (Timed).
+
+  expired(): void {
+    switch (this.#waiting) {
+      case Waiting.Connect:
+        return this.#fail(new UpstreamFailure('CONNECT_TIMEOUT', `no connection within ${this.#settings.connectMs} ms`, false));
+      case Waiting.Headers:
+        return this.#fail(new UpstreamFailure('HEADERS_TIMEOUT', `no response headers within ${this.#settings.headersMs} ms`, this.#reused));
+      case Waiting.Body:
+        return this.#fail(new UpstreamFailure('BODY_TIMEOUT', `response body silent for ${this.#settings.bodyIdleMs} ms`, this.#reused));
+      default:
+        return this.#destroy(null);
+    }
+  }
+
+  // The request's controller.
+
+  abort(handler: UpstreamHandler, error: Error): void {
+    if (this.#handler !== handler) return;
+    // Nothing written yet (aborted from onRequestStart): the connection stays clean.
+    if (this.#pending === null && !this.#requestWritten && this.#body === null && !this.#responseStarted && this.#phase === 'busy' && !this.#socket.writableLength) {
+      return this.#cancel(error);
+    }
+    this.#fail(error);
+  }
+
+  pause(handler: UpstreamHandler): void {
+    if (this.#handler !== handler || this.#paused) return;
+    this.#paused = true;
+    this.deadline = 0;
+    this.#socket.pause();
+  }
+
+  resume(handler: UpstreamHandler): void {
+    if (this.#handler !== handler || !this.#paused) return;
+    this.#paused = false;
+    this.#arm(Waiting.Body, this.#settings.bodyIdleMs);
+    this.#socket.resume();
+  }
+
+  /** Closes the connection; a request on it gets `error`. */
+  destroy(error: Error): void {
+    this.#fail(error);
+  }
+
+  /** The handler's request is given up before a byte of it was written: it hears
+   * `error`, and the connection goes back to the pool untouched. */
+  #cancel(error: Error): void {
+    const handler = this.#handler as UpstreamHandler;
+    const control = this.#control as RequestControl;
+    this.#detach();
+    handler.onResponseError(control, error);
+    this.#phase = 'idle';
+    this.#owner.released(this);
+  }
+
+  #afterResponse(): void {
+    this.#ended = false;
+    if (!this.#reusable || this.#phase !== 'busy' || this.#socket.readableEnded) return this.#destroy(null);
+    this.#reused = true;
+    this.#phase = 'idle';
+    this.#arm(Waiting.Idle, this.#idleMs);
+    this.#owner.released(this);
+  }
+
+  #detach(): void {
+    this.#handler = null;
+    this.#control = null;
+    this.#pending = null;
+    this.#responseStarted = false;
+    this.#requestWritten = false;
+    if (this.#paused) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
+    // The backend answered before the whole body was sent: the rest is not sent, and
+    // the connection (holding half a request) is not reused.
+    if (this.#body !== null) {
+      this.#body.destroy();
+      this.#body = null;
+    }
+  }
+
+  #fail(error: Error): void {
+    this.#destroy(error);
+  }
+
+  /** Closes the connection; a request still on it hears `error` (or that the backend closed). */
+  #destroy(error: Error | null): void {
+    const handler = this.#handler;
+    const control = this.#control;
+    if (handler !== null) {
+      this.#detach();
+      handler.onResponseError(control as RequestControl, error ?? this.#closedError());
+    }
+    if (this.#phase === 'closed') return;
+    this.#phase = 'closed';
+    this.deadline = 0;
+    this.#parser.destroy();
+    this.#socket.destroy();
+    this.#owner.closed(this);
+  }
+
+  #arm(waiting: Waiting, ms: number): void {
+    this.#waiting = waiting;
+    this.deadline = waiting === Waiting.Nothing ? 0 : now() + ms;
+  }
+
+  #closedError(): UpstreamFailure {
+    return new UpstreamFailure('UPSTREAM_CLOSED', 'the backend closed the connection', this.#reused);
+  }
+
+  #failure(error: unknown): Error {
+    if (error instanceof ResponseParseError) return new UpstreamFailure(error.code, error.message, this.#reused, error);
+    return error as Error;
+  }
+}
+
+function declaresContent(raw: readonly string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    if (name === 'transfer-encoding' || (name === 'content-length' && (raw[i + 1] as string).trim() !== '0')) return true;
+  }
+  return false;
+}
+
+/** The idle time for a connection whose last response said `Keep-Alive: timeout=N`:
+ * a second less than the backend's, so that we close first; at most `maxMs`. */
+function keepAliveMs(raw: readonly string[], maxMs: number): number {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length !== 10 || name.toLowerCase() !== 'keep-alive') continue;
+    const match = /timeout=(\d+)/i.exec(raw[i + 1] as string);
+    if (match) return Math.min(maxMs, Number(match[1]) * 1000 - 1000);
+  }
+  return maxMs;
+}

@@ -1,0 +1,82 @@
+/**
+ * @module A request as it goes to a backend, the callbacks through which its response
+ * comes back, and the one request head that is written for it.
+ *
+ * The callbacks keep the shape of undici's dispatch handler (start, response start,
+ * data, end, error), which the relay was written against: the exchange does not care
+ * which client moves the bytes.
+ */
+import type { Readable } from 'node:stream';
+
+export interface UpstreamRequest {
+  readonly method: string;
+  /** The request target, byte for byte as the client sent it. */
+  readonly path: string;
+  /** name, value, name, value, ...: hop-by-hop headers already removed. */
+  readonly headers: readonly string[];
+  /** None, held whole (it can be sent again), or streamed as it arrives. */
+  readonly body: Readable | Buffer | null;
+}
+
+export interface UpstreamController {
+  /** Ends the request with `error` (reported back through onResponseError); a
+   * connection that may hold part of it is closed. */
+  abort(error: Error): void;
+  /** Stops reading the response until resume(): the client is not keeping up. */
+  pause(): void;
+  resume(): void;
+}
+
+export interface UpstreamHandler {
+  /** A connection is ready and the request is about to be written; abort() here sends nothing. */
+  onRequestStart(controller: UpstreamController): void;
+  /** `headers`: name, value, ... as the backend sent them (interim 1xx responses are passed over). */
+  onResponseStart(controller: UpstreamController, statusCode: number, headers: string[], statusMessage: string): void;
+  onResponseData(controller: UpstreamController, chunk: Buffer): void;
+  onResponseEnd(): void;
+  /** Called at most once, instead of onResponseEnd. */
+  onResponseError(controller: UpstreamController, error: Error): void;
+}
+
+/** Methods whose requests carry content by definition: without a body they say `content-length: 0`. */
+const EXPECTS_CONTENT = new Set(['POST', 'PUT', 'PATCH']);
+
+/** Bytes a request target may not contain (controls, space, DEL), as undici refuses them too. */
+const INVALID_TARGET = /[^\u0021-\u007e\u0080-\u00ff]/;
+
+export function invalidTarget(path: string): boolean {
+  return INVALID_TARGET.test(path);
+}
+
+/**
+ * The request head, to be written as latin1 (header bytes pass through as received).
+ * `host`: the backend's `host:port`, for a request that came without a Host header
+ * (HTTP/1.0). `close`: ask the backend to close after this response. A body of unknown
+ * length goes chunked; a body held whole gets its length.
+ */
+export function requestHead(request: UpstreamRequest, host: string, close: boolean): { head: string; chunked: boolean } {
+  const { method, headers, body } = request;
+  let head = `${method} ${request.path} HTTP/1.1\r\n`;
+  let hasHost = false;
+  let hasLength = false;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i] as string;
+    if (name.length === 4 && name.toLowerCase() === 'host') hasHost = true;
+    else if (name.length === 14 && name.toLowerCase() === 'content-length') hasLength = true;
+    head += `${name}: ${headers[i + 1] as string}\r\n`;
+  }
+  if (!hasHost) head += `host: ${host}\r\n`;
+  let chunked = false;
+  if (!hasLength) {
+    if (body === null) {
+      if (EXPECTS_CONTENT.has(method)) head += 'content-length: 0\r\n';
+    } else if (Buffer.isBuffer(body)) {
+      head += `content-length: ${body.length}\r\n`;
+    } else {
+      head += 'transfer-encoding: chunked\r\n';
+      chunked = true;
+    }
+  }
+  head += close ? 'connection: close\r\n\r\n' : 'connection: keep-alive\r\n\r\n';
+  return { head, chunked };
+}
