@@ -234,7 +234,14 @@ export class ResponseParser {
       this.#interim = true;
       return 1;
     }
-    return this.#events.onHeaders(statusCode, this.#statusMessage, this.#raw, keepAlive) ? 1 : 0;
+    const noBody = this.#events.onHeaders(statusCode, this.#statusMessage, this.#raw, keepAlive);
+    // Trailers of a chunked body, if any, are parsed (and limited) on their own and not
+    // relayed: the array handed on above stays as it was.
+    this.#raw = [];
+    this.#headerBytes = 0;
+    this.#inField = false;
+    this.#inValue = false;
+    return noBody ? 1 : 0;
   }
 
   body(bytes: Buffer): number {
