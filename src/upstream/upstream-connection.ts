@@ -21,9 +21,10 @@ import { connect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { now } from '../shared/clock.ts';
 import type { Timed } from './connection-deadlines.ts';
+import { IdleTimes, mayReuseAfter } from './keep-alive.ts';
 import { ResponseParseError, ResponseParser, type ResponseEvents } from './response-parser.ts';
 import { UpstreamFailure } from './upstream-errors.ts';
-import { invalidTarget, requestHead, type UpstreamController, type UpstreamHandler, type UpstreamRequest } from './upstream-request.ts';
+import { invalidTarget, RequestControl, type ControlTarget, streamBody, writeRequest, type UpstreamHandler, type UpstreamRequest } from './upstream-request.ts';
 
 export interface ConnectionSettings {
   readonly host: string;
@@ -49,26 +50,7 @@ type Phase = 'connecting' | 'idle' | 'busy' | 'closed';
 const Waiting = { Nothing: 0, Connect: 1, Headers: 2, Body: 3, Idle: 4 } as const;
 type Waiting = (typeof Waiting)[keyof typeof Waiting];
 
-/** The handle a request's handler holds: it acts only while that request is the connection's. */
-class RequestControl implements UpstreamController {
-  readonly #connection: UpstreamConnection;
-  readonly #handler: UpstreamHandler;
-  constructor(connection: UpstreamConnection, handler: UpstreamHandler) {
-    this.#connection = connection;
-    this.#handler = handler;
-  }
-  abort(error: Error): void {
-    this.#connection.abort(this.#handler, error);
-  }
-  pause(): void {
-    this.#connection.pause(this.#handler);
-  }
-  resume(): void {
-    this.#connection.resume(this.#handler);
-  }
-}
-
-export class UpstreamConnection implements ResponseEvents, Timed {
+export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget {
   readonly #settings: ConnectionSettings;
   readonly #owner: ConnectionOwner;
   readonly #socket: Socket;
@@ -77,9 +59,11 @@ export class UpstreamConnection implements ResponseEvents, Timed {
   deadline = 0;
   #waiting: Waiting = Waiting.Nothing;
   #idleMs: number;
+  readonly #idleTimes: IdleTimes;
   /** It has carried a whole response: a close under the next request may be a keep-alive race. */
   #reused = false;
-  // The request in progress.
+  // The request in progress (`#pending` until it is written).
+  #pending: UpstreamRequest | null = null;
   #handler: UpstreamHandler | null = null;
   #control: RequestControl | null = null;
   #body: Readable | null = null;
@@ -96,6 +80,7 @@ export class UpstreamConnection implements ResponseEvents, Timed {
     this.#settings = settings;
     this.#owner = owner;
     this.#idleMs = settings.idleMs;
+    this.#idleTimes = new IdleTimes(settings.idleMs);
     this.#parser = new ResponseParser(this, settings.maxHeaderBytes);
     this.#arm(Waiting.Connect, settings.connectMs);
     const socket = connect({ host: settings.host, port: settings.port, noDelay: true });
@@ -107,10 +92,6 @@ export class UpstreamConnection implements ResponseEvents, Timed {
     socket.once('close', this.#onClose);
   }
 
-  get connecting(): boolean {
-    return this.#phase === 'connecting';
-  }
-
   /** Takes `request`; on a connection still connecting, it is written once connected. */
   send(request: UpstreamRequest, handler: UpstreamHandler): void {
     this.#handler = handler;
@@ -118,8 +99,6 @@ export class UpstreamConnection implements ResponseEvents, Timed {
     this.#pending = request;
     if (this.#phase === 'idle') this.#write();
   }
-
-  #pending: UpstreamRequest | null = null;
 
   #onConnect = (): void => {
     this.#phase = this.#pending === null ? 'idle' : 'busy';
@@ -141,64 +120,32 @@ export class UpstreamConnection implements ResponseEvents, Timed {
     if (invalidTarget(request.path)) {
       return this.#cancel(new UpstreamFailure('INVALID_REQUEST', `the request target contains bytes a request line cannot carry`, false));
     }
-    this.#headOnly = request.method === 'HEAD';
-    const { head, chunked } = requestHead(request, `${this.#settings.host}:${this.#settings.port}`, this.#headOnly);
     const { body } = request;
-    const socket = this.#socket;
+    // The client's side of the body failed (408, 499) while this request waited for a connection.
+    if (body !== null && !Buffer.isBuffer(body) && body.destroyed) {
+      return this.#cancel(body.errored ?? new UpstreamFailure('INVALID_REQUEST', 'the request body was discarded before it could be sent', false));
+    }
+    this.#headOnly = request.method === 'HEAD';
+    const { chunked } = writeRequest(this.#socket, request, `${this.#settings.host}:${this.#settings.port}`, this.#headOnly);
     if (body === null || Buffer.isBuffer(body)) {
-      if (body === null || body.length === 0) socket.write(head, 'latin1');
-      else {
-        socket.cork();
-        socket.write(head, 'latin1');
-        socket.write(body);
-        socket.uncork();
-      }
       this.#requestWritten = true;
       this.#arm(Waiting.Headers, this.#settings.headersMs);
-      return;
+    } else {
+      this.#body = body;
+      streamBody(this.#socket, body, chunked, () => this.#body === body, this.#bodyWritten, this.#bodyFailed);
     }
-    // The client's side of the body failed (408, 499) while this request waited for a connection.
-    if (body.destroyed) return this.#cancel(body.errored ?? new UpstreamFailure('INVALID_REQUEST', 'the request body was discarded before it could be sent', false));
-    socket.write(head, 'latin1');
-    this.#streamBody(body, chunked);
   }
 
-  /** Streams the body with backpressure; the headers deadline starts once it is all written. */
-  #streamBody(body: Readable, chunked: boolean): void {
-    this.#body = body;
-    const socket = this.#socket;
-    const onDrain = (): void => {
-      body.resume();
-    };
-    body.on('data', (chunk: Buffer) => {
-      if (this.#body !== body || chunk.length === 0) return;
-      let open: boolean;
-      if (chunked) {
-        socket.cork();
-        socket.write(`${chunk.length.toString(16)}\r\n`);
-        socket.write(chunk);
-        open = socket.write('\r\n');
-        socket.uncork();
-      } else {
-        open = socket.write(chunk);
-      }
-      if (!open) {
-        body.pause();
-        socket.once('drain', onDrain);
-      }
-    });
-    body.once('end', () => {
-      if (this.#body !== body) return;
-      this.#body = null;
-      if (chunked) socket.write('0\r\n\r\n');
-      this.#requestWritten = true;
-      if (!this.#responseStarted) this.#arm(Waiting.Headers, this.#settings.headersMs);
-    });
-    // A stalled or vanished client (408, 499): the backend has half a request.
-    body.once('error', (error: Error) => {
-      if (this.#body === body) this.#fail(error);
-    });
-  }
+  #bodyWritten = (): void => {
+    this.#body = null;
+    this.#requestWritten = true;
+    if (!this.#responseStarted) this.#arm(Waiting.Headers, this.#settings.headersMs);
+  };
+
+  /** A stalled or vanished client (408, 499): the backend has half a request. */
+  #bodyFailed = (error: Error): void => {
+    this.#destroy(error);
+  };
 
   // Parser events (ResponseEvents), called inside #parser.execute.
 
@@ -209,10 +156,8 @@ export class UpstreamConnection implements ResponseEvents, Timed {
   onHeaders(statusCode: number, statusMessage: string, raw: string[], keepAlive: boolean): boolean {
     const handler = this.#handler as UpstreamHandler;
     this.#responseStarted = true;
-    // A 204 or 304 that declares content may be followed by it, which would be read as
-    // the next response: the connection is not reused.
-    this.#keepAlive = keepAlive && !this.#headOnly && !((statusCode === 204 || statusCode === 304) && declaresContent(raw));
-    if (keepAlive) this.#idleMs = keepAliveMs(raw, this.#settings.idleMs);
+    this.#keepAlive = keepAlive && mayReuseAfter(statusCode, raw, this.#headOnly);
+    if (this.#keepAlive) this.#idleMs = this.#idleTimes.after(raw);
     this.#arm(Waiting.Body, this.#settings.bodyIdleMs);
     handler.onResponseStart(this.#control as RequestControl, statusCode, raw, statusMessage);
     return this.#headOnly;
@@ -241,7 +186,7 @@ export class UpstreamConnection implements ResponseEvents, Timed {
     try {
       this.#parser.execute(chunk);
     } catch (error) {
-      return this.#fail(this.#failure(error));
+      return this.#destroy(this.#failure(error));
     }
     if (this.#ended) this.#afterResponse();
   };
@@ -252,7 +197,7 @@ export class UpstreamConnection implements ResponseEvents, Timed {
       try {
         this.#parser.finish();
       } catch {
-        return this.#fail(this.#closedError());
+        return this.#destroy(this.#closedError());
       }
     }
     this.#destroy(this.#handler === null ? null : this.#closedError());
@@ -260,7 +205,7 @@ export class UpstreamConnection implements ResponseEvents, Timed {
 
   #onError = (error: Error): void => {
     const code = (error as { code?: unknown }).code;
-    this.#fail(new UpstreamFailure(typeof code === 'string' ? code : 'UPSTREAM_CLOSED', error.message, this.#reused, error));
+    this.#destroy(new UpstreamFailure(typeof code === 'string' ? code : 'UPSTREAM_CLOSED', error.message, this.#reused, error));
   };
 
   #onClose = (): void => {
@@ -272,11 +217,11 @@ export class UpstreamConnection implements ResponseEvents, Timed {
   expired(): void {
     switch (this.#waiting) {
       case Waiting.Connect:
-        return this.#fail(new UpstreamFailure('CONNECT_TIMEOUT', `no connection within ${this.#settings.connectMs} ms`, false));
+        return this.#destroy(new UpstreamFailure('CONNECT_TIMEOUT', `no connection within ${this.#settings.connectMs} ms`, false));
       case Waiting.Headers:
-        return this.#fail(new UpstreamFailure('HEADERS_TIMEOUT', `no response headers within ${this.#settings.headersMs} ms`, this.#reused));
+        return this.#destroy(new UpstreamFailure('HEADERS_TIMEOUT', `no response headers within ${this.#settings.headersMs} ms`, this.#reused));
       case Waiting.Body:
-        return this.#fail(new UpstreamFailure('BODY_TIMEOUT', `response body silent for ${this.#settings.bodyIdleMs} ms`, this.#reused));
+        return this.#destroy(new UpstreamFailure('BODY_TIMEOUT', `response body silent for ${this.#settings.bodyIdleMs} ms`, this.#reused));
       default:
         return this.#destroy(null);
     }
@@ -290,7 +235,7 @@ export class UpstreamConnection implements ResponseEvents, Timed {
     if (this.#pending === null && !this.#requestWritten && this.#body === null && !this.#responseStarted && this.#phase === 'busy' && !this.#socket.writableLength) {
       return this.#cancel(error);
     }
-    this.#fail(error);
+    this.#destroy(error);
   }
 
   pause(handler: UpstreamHandler): void {
@@ -307,9 +252,9 @@ export class UpstreamConnection implements ResponseEvents, Timed {
     this.#socket.resume();
   }
 
-  /** Closes the connection; a request on it gets `error`. */
+  /** Closes the connection; a request on it hears `error`. */
   destroy(error: Error): void {
-    this.#fail(error);
+    this.#destroy(error);
   }
 
   /** The handler's request is given up before a byte of it was written: it hears
@@ -350,10 +295,6 @@ export class UpstreamConnection implements ResponseEvents, Timed {
     }
   }
 
-  #fail(error: Error): void {
-    this.#destroy(error);
-  }
-
   /** Closes the connection; a request still on it hears `error` (or that the backend closed). */
   #destroy(error: Error | null): void {
     const handler = this.#handler;
@@ -383,24 +324,4 @@ export class UpstreamConnection implements ResponseEvents, Timed {
     if (error instanceof ResponseParseError) return new UpstreamFailure(error.code, error.message, this.#reused, error);
     return error as Error;
   }
-}
-
-function declaresContent(raw: readonly string[]): boolean {
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = (raw[i] as string).toLowerCase();
-    if (name === 'transfer-encoding' || (name === 'content-length' && (raw[i + 1] as string).trim() !== '0')) return true;
-  }
-  return false;
-}
-
-/** The idle time for a connection whose last response said `Keep-Alive: timeout=N`:
- * a second less than the backend's, so that we close first; at most `maxMs`. */
-function keepAliveMs(raw: readonly string[], maxMs: number): number {
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string;
-    if (name.length !== 10 || name.toLowerCase() !== 'keep-alive') continue;
-    const match = /timeout=(\d+)/i.exec(raw[i + 1] as string);
-    if (match) return Math.min(maxMs, Number(match[1]) * 1000 - 1000);
-  }
-  return maxMs;
 }

@@ -1,11 +1,13 @@
 /**
  * @module A request as it goes to a backend, the callbacks through which its response
- * comes back, and the one request head that is written for it.
+ * comes back, the one request head that is written for it, and how a streamed body
+ * follows that head.
  *
  * The callbacks keep the shape of undici's dispatch handler (start, response start,
  * data, end, error), which the relay was written against: the exchange does not care
  * which client moves the bytes.
  */
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 
 export interface UpstreamRequest {
@@ -38,6 +40,32 @@ export interface UpstreamHandler {
   onResponseError(controller: UpstreamController, error: Error): void;
 }
 
+/** What a connection does for the controller of the request it carries. */
+export interface ControlTarget {
+  abort(handler: UpstreamHandler, error: Error): void;
+  pause(handler: UpstreamHandler): void;
+  resume(handler: UpstreamHandler): void;
+}
+
+/** The handle a request's handler holds: it acts only while that request is the connection's. */
+export class RequestControl implements UpstreamController {
+  readonly #connection: ControlTarget;
+  readonly #handler: UpstreamHandler;
+  constructor(connection: ControlTarget, handler: UpstreamHandler) {
+    this.#connection = connection;
+    this.#handler = handler;
+  }
+  abort(error: Error): void {
+    this.#connection.abort(this.#handler, error);
+  }
+  pause(): void {
+    this.#connection.pause(this.#handler);
+  }
+  resume(): void {
+    this.#connection.resume(this.#handler);
+  }
+}
+
 /** Methods whose requests carry content by definition: without a body they say `content-length: 0`. */
 const EXPECTS_CONTENT = new Set(['POST', 'PUT', 'PATCH']);
 
@@ -54,7 +82,7 @@ export function invalidTarget(path: string): boolean {
  * (HTTP/1.0). `close`: ask the backend to close after this response. A body of unknown
  * length goes chunked; a body held whole gets its length.
  */
-export function requestHead(request: UpstreamRequest, host: string, close: boolean): { head: string; chunked: boolean } {
+function requestHead(request: UpstreamRequest, host: string, close: boolean): { head: string; chunked: boolean } {
   const { method, headers, body } = request;
   let head = `${method} ${request.path} HTTP/1.1\r\n`;
   let hasHost = false;
@@ -79,4 +107,63 @@ export function requestHead(request: UpstreamRequest, host: string, close: boole
   }
   head += close ? 'connection: close\r\n\r\n' : 'connection: keep-alive\r\n\r\n';
   return { head, chunked };
+}
+
+/** Writes the request head, and the body with it when it is held whole: one write. */
+export function writeRequest(socket: Socket, request: UpstreamRequest, host: string, close: boolean): { chunked: boolean } {
+  const { head, chunked } = requestHead(request, host, close);
+  const { body } = request;
+  if (!Buffer.isBuffer(body) || body.length === 0) {
+    socket.write(head, 'latin1');
+  } else {
+    socket.cork();
+    socket.write(head, 'latin1');
+    socket.write(body);
+    socket.uncork();
+  }
+  return { chunked };
+}
+
+/**
+ * Streams `body` after its head, with backpressure, framed `chunked` when its length is
+ * unknown. `current()` says whether the connection still carries this request (it stops
+ * listening otherwise); `written` once the last byte is handed to the socket, `failed`
+ * when the client's side of the body fails.
+ */
+export function streamBody(
+  socket: Socket,
+  body: Readable,
+  chunked: boolean,
+  current: () => boolean,
+  written: () => void,
+  failed: (error: Error) => void,
+): void {
+  const onDrain = (): void => {
+    body.resume();
+  };
+  body.on('data', (chunk: Buffer) => {
+    if (!current() || chunk.length === 0) return;
+    let open: boolean;
+    if (chunked) {
+      socket.cork();
+      socket.write(`${chunk.length.toString(16)}\r\n`);
+      socket.write(chunk);
+      open = socket.write('\r\n');
+      socket.uncork();
+    } else {
+      open = socket.write(chunk);
+    }
+    if (!open) {
+      body.pause();
+      socket.once('drain', onDrain);
+    }
+  });
+  body.once('end', () => {
+    if (!current()) return;
+    if (chunked) socket.write('0\r\n\r\n');
+    written();
+  });
+  body.once('error', (error: Error) => {
+    if (current()) failed(error);
+  });
 }
