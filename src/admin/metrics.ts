@@ -36,6 +36,7 @@ export const FAILURE_LABELS: Readonly<Record<Exclude<FailureReason, 'none'>, str
   ENETUNREACH: 'network_unreachable',
   ENOTFOUND: 'dns_not_found',
   EAI_AGAIN: 'dns_failure',
+  TLS: 'tls',
   'malformed response': 'malformed_response',
   '5xx response': 'status_5xx',
   other: 'other',

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { MAX_WEIGHT } from '../shared/layout.ts';
 import { DEFAULTS, type Config } from './config.ts';
 import { backendSpec, describeParseError, duration, integer, size, UsageError } from './flag-values.ts';
+import { backendTlsConfig } from './backend-tls-flags.ts';
 import { accessLogConfig, adminConfig } from './observability-flags.ts';
 import { ejectionConfig, healthConfig, routingConfig } from './routing-flags.ts';
 
@@ -45,6 +46,8 @@ const OPTIONS = {
   'upstream-timeout': { type: 'string' },
   'upstream-idle-timeout': { type: 'string' },
   'upstream-connections': { type: 'string' },
+  'backend-ca': { type: 'string' },
+  'backend-insecure': { type: 'boolean' },
   'client-header-timeout': { type: 'string' },
   'client-body-timeout': { type: 'string' },
   'keep-alive-timeout': { type: 'string' },
@@ -107,6 +110,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
         values['upstream-connections'] === undefined
           ? DEFAULTS.upstream.maxConnections
           : integer('--upstream-connections', values['upstream-connections'], 0, 1, 100_000),
+      tls: backendTlsConfig(values),
     },
     client: {
       headersTimeoutMs: duration('--client-header-timeout', values['client-header-timeout'], DEFAULTS.client.headersTimeoutMs),

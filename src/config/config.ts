@@ -18,6 +18,18 @@ export interface UpstreamConfig {
    * connectMs, then gets 503. null: no limit.
    */
   readonly maxConnections: number | null;
+  /** How `https://` backends are verified. */
+  readonly tls: BackendTlsConfig;
+}
+
+/** Verification of HTTPS backends: their certificate must chain to a trusted authority
+ * and name the host the backend was given by. */
+export interface BackendTlsConfig {
+  /** --backend-ca: PEM certificates trusted instead of the default ones; null: Node's
+   * bundled authorities and the system's. */
+  readonly ca: readonly string[] | null;
+  /** --backend-insecure: no verification (logged at start). */
+  readonly insecure: boolean;
 }
 
 export interface ClientLimits {
@@ -138,7 +150,7 @@ export const DEFAULTS = {
   },
   health: { intervalMs: 2_000, timeoutMs: 1_000, fall: 3, rise: 2 },
   ejection: { after: 3, on5xx: false, timeMs: 10_000, maxPercent: 50 },
-  upstream: { connectMs: 5_000, headersMs: 30_000, bodyIdleMs: 30_000, maxConnections: null },
+  upstream: { connectMs: 5_000, headersMs: 30_000, bodyIdleMs: 30_000, maxConnections: null, tls: { ca: null, insecure: false } },
   client: {
     headersTimeoutMs: 10_000,
     bodyIdleMs: 30_000,

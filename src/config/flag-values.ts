@@ -113,9 +113,9 @@ export function backendOrigin(raw: string, given = raw): string {
   try {
     url = new URL(raw);
   } catch {
-    return reject('expected an http URL like http://127.0.0.1:9001');
+    return reject('expected an http or https URL like http://127.0.0.1:9001');
   }
-  if (url.protocol !== 'http:') reject(`expected the http scheme, got ${url.protocol.replace(':', '')}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') reject(`expected the http or https scheme, got ${url.protocol.replace(':', '')}`);
   if (url.username || url.password) reject('credentials in the URL are not supported');
   if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) reject('expected only scheme, host and port (no path, query or fragment)');
   if (url.port === '0') reject('port 0 cannot be connected to');

@@ -27,7 +27,7 @@ A multi-threaded HTTP load balancer whose routing state lives in shared memory.
 
 ${row('--port P', 'balancer port, 0 = ephemeral', DEFAULTS.port)}
 ${row('--host H', 'balancer address', DEFAULTS.host)}
-${row('--backend URL[,weight=N]', ['a backend http://host:port, repeatable, with a', 'weight from 1 to 1000; when given, no demo', 'backends start'], 'weight 1')}
+${row('--backend URL[,weight=N]', ['a backend http(s)://host:port, repeatable, with a', 'weight from 1 to 1000; when given, no demo', 'backends start'], 'weight 1')}
 ${row('--spawn-backends N', 'demo backends (worker threads) on port+1..port+N', DEFAULTS.spawnBackends)}
 ${row('--threads N', 'listener threads sharing the port (reusePort)', `CPUs: ${availableParallelism()}`)}
 ${row('--max-backends N', 'slots in the shared table (backends at once)', DEFAULTS.maxBackends)}
@@ -67,6 +67,8 @@ ${row('--max-url-length B', 'request target, else 414', `${DEFAULTS.client.maxUr
 ${row('--max-body B', 'request body, else 413', 'no limit')}
 ${row('--max-connections N', 'open client connections per listener thread', DEFAULTS.client.maxConnections)}
 ${row('--upstream-connections N', ['most connections per backend and listener thread;', 'more requests wait for one, up to', '--connect-timeout, else 503'], 'no limit')}
+${row('--backend-ca FILE', ['PEM authorities that sign https backends\'', 'certificates (instead of the default ones)'], 'Node\'s + system')}
+${row('--backend-insecure', ['do not verify https backends\' certificates', '(logged at start)'], 'off')}
 
 Admin and logs:
 ${row('--admin-port P', ['/metrics, /status, /healthz, dashboard at /,', 'runtime API; 0 = ephemeral, off = none'], DEFAULTS.admin.port)}

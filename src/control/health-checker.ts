@@ -8,7 +8,8 @@
  * only read them.
  */
 import { request, Agent } from 'undici';
-import type { HealthCheckConfig } from '../config/config.ts';
+import { DEFAULTS, type BackendTlsConfig, type HealthCheckConfig } from '../config/config.ts';
+import { secureContext } from '../upstream/backend-tls.ts';
 import { between, now, stamp } from '../shared/clock.ts';
 import { EJECTION, SLOT_STATE } from '../shared/layout.ts';
 import type { SharedState } from '../shared/shared-state.ts';
@@ -26,6 +27,8 @@ interface ProbeRecord {
 export interface HealthCheckerOptions {
   readonly log: (line: string) => void;
   readonly slowStartMs: number;
+  /** How https:// backends are verified: as the listeners do (backend-tls.ts); by default, verified. */
+  readonly tls?: BackendTlsConfig;
 }
 
 /** What a probe found: null when healthy, else why not. */
@@ -36,7 +39,7 @@ export class HealthChecker {
   readonly #config: HealthCheckConfig;
   readonly #options: HealthCheckerOptions;
   readonly #records = new Map<number, ProbeRecord>();
-  readonly #agent = new Agent({ connections: 1, pipelining: 0 });
+  readonly #agent: Agent;
   readonly #running = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | null = null;
 
@@ -44,6 +47,14 @@ export class HealthChecker {
     this.#state = state;
     this.#config = config;
     this.#options = options;
+    // undici names the host for SNI and checks the certificate against it; the
+    // authorities and the choice to verify are the listeners' own.
+    const tls = options.tls ?? DEFAULTS.upstream.tls;
+    this.#agent = new Agent({
+      connections: 1,
+      pipelining: 0,
+      connect: { secureContext: secureContext(tls), rejectUnauthorized: !tls.insecure },
+    });
   }
 
   start(): void {

@@ -54,8 +54,10 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
   const table = new BackendTable(state, { slowStartMs, log: logEvent });
   for (const backend of config.backends) table.addBackend(backend, { initial: true });
 
+  // An explicit choice, and one an operator must be able to see in the log.
+  if (config.upstream.tls.insecure) log('--backend-insecure: the certificates of https backends are not verified');
   const events = new EventLog(state, { log: logEvent, activeChecks: config.health !== null, ejectTimeMs: config.ejection.timeMs, slowStartMs });
-  const checker = config.health === null ? null : new HealthChecker(state, config.health, { log: logEvent, slowStartMs });
+  const checker = config.health === null ? null : new HealthChecker(state, config.health, { log: logEvent, slowStartMs, tls: config.upstream.tls });
   const listeners: SupervisedThread[] = [];
   let admin: AdminServer | null = null;
   const stopAll = async (timeoutMs: number): Promise<number> => {

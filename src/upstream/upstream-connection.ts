@@ -18,6 +18,7 @@
  * before its request was written whole all close it after the response.
  */
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls, type ConnectionOptions } from 'node:tls';
 import type { Readable } from 'node:stream';
 import { now } from '../shared/clock.ts';
 import type { Timed } from './connection-deadlines.ts';
@@ -29,6 +30,8 @@ import { invalidTarget, RequestControl, type ControlTarget, streamBody, writeReq
 export interface ConnectionSettings {
   readonly host: string;
   readonly port: number;
+  /** For an https:// backend: verification and SNI (backend-tls.ts); null for http://. */
+  readonly tls: ConnectionOptions | null;
   readonly connectMs: number;
   readonly headersMs: number;
   readonly bodyIdleMs: number;
@@ -83,9 +86,13 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
     this.#idleTimes = new IdleTimes(settings.idleMs);
     this.#parser = new ResponseParser(this, settings.maxHeaderBytes);
     this.#arm(Waiting.Connect, settings.connectMs);
-    const socket = connect({ host: settings.host, port: settings.port, noDelay: true });
+    // The connect timeout covers a TLS handshake too: a connection is ready once it is secure.
+    const socket =
+      settings.tls === null
+        ? connect({ host: settings.host, port: settings.port, noDelay: true })
+        : connectTls({ ...settings.tls, host: settings.host, port: settings.port }).setNoDelay(true);
     this.#socket = socket;
-    socket.once('connect', this.#onConnect);
+    socket.once(settings.tls === null ? 'connect' : 'secureConnect', this.#onConnect);
     socket.on('data', this.#onData);
     socket.once('end', this.#onEnd);
     socket.on('error', this.#onError);

@@ -4,6 +4,7 @@
  * 502), and how far the request got, which decides whether it may be sent elsewhere.
  */
 import { SwitchyardError } from '../errors.ts';
+import { isTlsFailure } from '../shared/layout.ts';
 
 /**
  * - `connect`: no connection was made: nothing was sent, any request may go elsewhere.
@@ -47,6 +48,18 @@ const FAILURES: Record<string, { phase: FailurePhase; what: string }> = {
   LENGTH_MISMATCH: { phase: 'response', what: 'sent a body shorter or longer than its Content-Length' },
 };
 
+/** Why a TLS handshake with a backend failed, by Node's code for it (verification on). */
+const TLS_FAILURES: Record<string, string> = {
+  ERR_TLS_CERT_ALTNAME_INVALID: 'presented a certificate for another name',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'presented a self-signed certificate',
+  SELF_SIGNED_CERT_IN_CHAIN: 'presented a certificate chain ending in an untrusted authority',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'presented a certificate from an untrusted authority',
+  UNABLE_TO_GET_ISSUER_CERT: 'presented a certificate from an untrusted authority',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'presented a certificate from an untrusted authority',
+  CERT_HAS_EXPIRED: 'presented an expired certificate',
+  CERT_NOT_YET_VALID: 'presented a certificate that is not valid yet',
+};
+
 const TIMEOUTS = new Set(['CONNECT_TIMEOUT', 'HEADERS_TIMEOUT', 'BODY_TIMEOUT']);
 
 /** The error's code (`ECONNREFUSED`, `UPSTREAM_CLOSED`, ...), or ''. */
@@ -57,19 +70,21 @@ export function failureCode(error: unknown): string {
 
 export function failurePhase(error: unknown): FailurePhase {
   const code = failureCode(error);
+  // A TLS handshake that failed sent no request: like a refused connection.
+  if (isTlsFailure(code)) return 'connect';
   if (code === 'INVALID_REQUEST') return 'request';
   return FAILURES[code]?.phase ?? (code.startsWith('HPE_') ? 'response' : 'died');
 }
 
 export function upstreamError(error: unknown, origin: string): SwitchyardError {
   const code = failureCode(error);
-  const where = `backend ${origin.replace(/^http:\/\//, '')}`;
+  const where = `backend ${origin.replace(/^https?:\/\//, '')}`;
   // The request could not be written as HTTP/1.1 (a target with bytes a request line
   // cannot hold): the request, not the backend, is at fault.
   if (code === 'INVALID_REQUEST') {
     return new SwitchyardError('BAD_REQUEST', `request cannot be forwarded: ${(error as Error).message}`, { cause: error });
   }
-  const what = FAILURES[code]?.what ?? (code.startsWith('HPE_') ? 'sent a malformed response' : 'failed');
+  const what = FAILURES[code]?.what ?? TLS_FAILURES[code] ?? (code.startsWith('HPE_') ? 'sent a malformed response' : isTlsFailure(code) ? 'failed the TLS handshake' : 'failed');
   const status = TIMEOUTS.has(code) ? 'BACKEND_TIMEOUT' : 'BACKEND_FAILED';
   return new SwitchyardError(status, `${where} ${what}${code ? ` (${code})` : ''}`, { cause: error });
 }

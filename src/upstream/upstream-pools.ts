@@ -7,6 +7,7 @@ import { maxHeaderSize } from 'node:http';
 import type { UpstreamConfig } from '../config/config.ts';
 import type { Member } from '../routing/algorithms/algorithm.ts';
 import { ConnectionDeadlines } from './connection-deadlines.ts';
+import { tlsOptions } from './backend-tls.ts';
 import { UpstreamPool } from './upstream-pool.ts';
 
 interface PoolEntry {
@@ -74,13 +75,16 @@ export class UpstreamPools {
   }
 
   #create(origin: string): UpstreamPool {
-    const { hostname, port } = new URL(origin);
+    const { hostname, port, protocol } = new URL(origin);
     const settings = this.#settings;
+    // URL keeps an IPv6 literal's brackets; a socket wants the bare address.
+    const host = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
+    const https = protocol === 'https:';
     return new UpstreamPool(
       {
-        // URL keeps an IPv6 literal's brackets; a socket wants the bare address.
-        host: hostname.startsWith('[') ? hostname.slice(1, -1) : hostname,
-        port: port === '' ? 80 : Number(port),
+        host,
+        port: port === '' ? (https ? 443 : 80) : Number(port),
+        tls: https ? tlsOptions(host, settings.tls) : null,
         connectMs: settings.connectMs,
         headersMs: settings.headersMs,
         bodyIdleMs: settings.bodyIdleMs,

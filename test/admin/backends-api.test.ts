@@ -189,7 +189,7 @@ test('bad input is refused with 400, 404, 405, 409, 413 or 507 and one line, and
     ['POST', '/backends', undefined, 400, /POST \/backends needs a body/],
     ['POST', '/backends', '{"weight": 2}', 400, /the field "origin" is missing/],
     ['POST', '/backends', `{"origin": "${c!.origin}", "wieght": 2}`, 400, /unknown field "wieght"/],
-    ['POST', '/backends', '{"origin": "https://127.0.0.1:9000"}', 400, /backend "https:\/\/127\.0\.0\.1:9000" is not allowed: expected the http scheme/],
+    ['POST', '/backends', '{"origin": "ftp://127.0.0.1:9000"}', 400, /backend "ftp:\/\/127\.0\.0\.1:9000" is not allowed: expected the http or https scheme/],
     ['POST', '/backends', '{"origin": "http://127.0.0.1:9000/api"}', 400, /no path, query or fragment/],
     ['POST', '/backends', `{"origin": "${c!.origin}", "weight": 0}`, 400, /weight 0 is not allowed/],
     ['POST', '/backends', 'http://127.0.0.1:9000,weight=x', 400, /expected URL or URL,weight=N/],

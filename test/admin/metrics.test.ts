@@ -60,6 +60,7 @@ const REASON_LABELS: Record<string, string> = {
   ENETUNREACH: 'network_unreachable',
   ENOTFOUND: 'dns_not_found',
   EAI_AGAIN: 'dns_failure',
+  TLS: 'tls',
   'malformed response': 'malformed_response',
   '5xx response': 'status_5xx',
   other: 'other',

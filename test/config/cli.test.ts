@@ -42,7 +42,7 @@ test('no flags give the documented defaults', () => {
     routing: { algorithm: 'round-robin', hashKey: { from: 'ip' }, hashBalanceFactor: 0, sticky: null, retries: 2, slowStartMs: 0 },
     health: null,
     ejection: { after: 3, on5xx: false, timeMs: 10_000, maxPercent: 50 },
-    upstream: { connectMs: 5_000, headersMs: 30_000, bodyIdleMs: 30_000, maxConnections: null },
+    upstream: { connectMs: 5_000, headersMs: 30_000, bodyIdleMs: 30_000, maxConnections: null, tls: { ca: null, insecure: false } },
     client: {
       headersTimeoutMs: 10_000,
       bodyIdleMs: 30_000,
@@ -258,19 +258,19 @@ test('the same --backend given twice is refused, even when spelled differently',
   }
 });
 
-test('--backend refuses anything but a bare http origin: path, query, fragment, https, credentials, port 0', () => {
+test('--backend refuses anything but a bare http or https origin: path, query, fragment, another scheme, credentials, port 0', () => {
   const cases: ReadonlyArray<readonly [string, RegExp]> = [
     ['http://127.0.0.1:9001/api', /no path, query or fragment/],
     ['http://127.0.0.1:9001/?x=1', /no path, query or fragment/],
     ['http://127.0.0.1:9001/#top', /no path, query or fragment/],
-    ['https://127.0.0.1:9001', /expected the http scheme, got https/],
-    ['ftp://127.0.0.1:9001', /expected the http scheme, got ftp/],
+    ['ws://127.0.0.1:9001', /expected the http or https scheme, got ws/],
+    ['ftp://127.0.0.1:9001', /expected the http or https scheme, got ftp/],
     ['http://user:secret@127.0.0.1:9001', /credentials in the URL are not supported/],
     ['http://user@127.0.0.1:9001', /credentials in the URL are not supported/],
     ['http://127.0.0.1:0', /port 0 cannot be connected to/],
     ['127.0.0.1:9001', /./],
-    ['not a url', /expected an http URL like http:\/\/127.0.0.1:9001/],
-    ['', /expected an http URL/],
+    ['not a url', /expected an http or https URL like http:\/\/127.0.0.1:9001/],
+    ['', /expected an http or https URL/],
   ];
   for (const [raw, why] of cases) {
     const message = refusal(['--backend', raw]);

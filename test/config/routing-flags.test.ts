@@ -45,7 +45,7 @@ test('--backend refuses a weight outside 1..1000 or anything but weight=N after 
   for (const raw of ['http://127.0.0.1:9002,', 'http://127.0.0.1:9002,wieght=2', 'http://127.0.0.1:9002,weight=', 'http://127.0.0.1:9002,weight=2,backup']) {
     assert.match(refusal(['--backend', raw]), /expected URL or URL,weight=N \(got /);
   }
-  assert.match(refusal(['--backend', 'https://127.0.0.1:9002,weight=2']), /^--backend "https:\/\/127\.0\.0\.1:9002,weight=2" is not allowed: expected the http scheme/);
+  assert.match(refusal(['--backend', 'ftp://127.0.0.1:9002,weight=2']), /^--backend "ftp:\/\/127\.0\.0\.1:9002,weight=2" is not allowed: expected the http or https scheme/);
 });
 
 test('the same backend twice is refused even with different weights', () => {

@@ -132,7 +132,7 @@ test('bad usage exits 2 naming what is wrong; an unreachable admin listener exit
     run(['ctl', '--bogus', 'status']),
     run(['ctl', 'drain']),
     ctl(nowhere, 'weight', '0', 'heavy'),
-    ctl(nowhere, 'add', 'https://127.0.0.1:9000'),
+    ctl(nowhere, 'add', 'ftp://127.0.0.1:9000'),
     run(['ctl', '--admin', 'ftp://127.0.0.1:1', 'status']),
     ctl(nowhere, 'drain', '0'),
     run(['ctl', 'status'], { env: { SWITCHYARD_ADMIN: nowhere } }),
@@ -143,7 +143,7 @@ test('bad usage exits 2 naming what is wrong; an unreachable admin listener exit
   assertFailed(flag, 2, /unknown flag --bogus; see ctl --help/, 'unknown flag');
   assertFailed(arity, 2, /ctl drain takes ID\|ORIGIN \(got none\)/, 'missing argument');
   assertFailed(weight, 2, /ctl weight: weight "heavy" is not allowed: expected a whole number from 1 to 1000/, 'bad weight');
-  assertFailed(origin, 2, /ctl add: "https:\/\/127\.0\.0\.1:9000" is not a backend id or origin: expected the http scheme, got https/, 'bad origin');
+  assertFailed(origin, 2, /ctl add: "ftp:\/\/127\.0\.0\.1:9000" is not a backend id or origin: expected the http or https scheme, got ftp/, 'bad origin');
   assertFailed(url, 2, /--admin \(or SWITCHYARD_ADMIN\) "ftp:\/\/127\.0\.0\.1:1" is not allowed: expected an http:\/\/ or https:\/\/ URL/, 'bad admin URL');
   for (const result of [unreachable, unreachableDefault]) {
     assertFailed(result, 1, new RegExp(`cannot reach the admin listener at ${nowhere} \\(ECONNREFUSED\\).*--admin-port off`), 'unreachable');

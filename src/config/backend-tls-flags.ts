@@ -1,0 +1,48 @@
+/**
+ * @module The flags of HTTPS backends: --backend-ca FILE (the certificate authorities that
+ * sign the backends' certificates, instead of the default ones) and --backend-insecure
+ * (no verification at all, an explicit choice the balancer logs at start). Certificates
+ * are read and checked here, once, so that a bad file stops the start with one line.
+ */
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { BackendTlsConfig } from './config.ts';
+import { UsageError } from './flag-values.ts';
+
+export interface BackendTlsValues {
+  readonly 'backend-ca'?: string | undefined;
+  readonly 'backend-insecure'?: boolean | undefined;
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+export function backendTlsConfig(values: BackendTlsValues): BackendTlsConfig {
+  const file = values['backend-ca'];
+  const insecure = values['backend-insecure'] === true;
+  if (file !== undefined && insecure) {
+    throw new UsageError(`--backend-ca ${JSON.stringify(file)} cannot be combined with --backend-insecure: certificates are either verified against it or not at all`);
+  }
+  return { ca: file === undefined ? null : readAuthorities(file), insecure };
+}
+
+function readAuthorities(file: string): string[] {
+  const refuse = (why: string): never => {
+    throw new UsageError(`--backend-ca ${JSON.stringify(file)} is not allowed: ${why}`);
+  };
+  let text = '';
+  try {
+    text = readFileSync(file, 'latin1');
+  } catch (error) {
+    refuse(`it cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  const certificates = text.match(PEM_CERTIFICATE) ?? [];
+  if (certificates.length === 0) refuse('expected PEM certificates (-----BEGIN CERTIFICATE-----), found none');
+  certificates.forEach((pem, i) => {
+    try {
+      new X509Certificate(pem);
+    } catch (error) {
+      refuse(`certificate ${i + 1} of ${certificates.length} does not parse (${(error as Error).message})`);
+    }
+  });
+  return certificates;
+}

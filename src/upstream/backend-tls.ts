@@ -1,0 +1,36 @@
+/**
+ * @module How a listener thread connects to an https:// backend: the name it asks for
+ * (SNI) and checks the certificate against is the backend's host, the authorities are
+ * --backend-ca's or else Node's bundled ones plus the system's, and only TLS 1.2 and 1.3
+ * are spoken. --backend-insecure turns verification off (the main thread logs it).
+ *
+ * One secure context per thread: built from hundreds of authorities, it is far too
+ * costly to make per connection, which is what passing `ca` to `tls.connect` would do.
+ */
+import { isIP } from 'node:net';
+import { createSecureContext, getCACertificates, type ConnectionOptions, type SecureContext } from 'node:tls';
+import type { BackendTlsConfig } from '../config/config.ts';
+
+const contexts = new WeakMap<BackendTlsConfig, SecureContext>();
+
+export function secureContext(config: BackendTlsConfig): SecureContext {
+  let context = contexts.get(config);
+  if (context === undefined) {
+    // Node's bundled authorities (and NODE_EXTRA_CA_CERTS) with the system's.
+    const ca = config.ca === null ? [...new Set([...getCACertificates('default'), ...getCACertificates('system')])] : [...config.ca];
+    context = createSecureContext({ ca, minVersion: 'TLSv1.2' });
+    contexts.set(config, context);
+  }
+  return context;
+}
+
+export function tlsOptions(host: string, config: BackendTlsConfig): ConnectionOptions {
+  return {
+    // SNI carries a name, never an address (RFC 6066 section 3); the certificate is
+    // checked against the address then.
+    ...(isIP(host) === 0 ? { servername: host } : {}),
+    secureContext: secureContext(config),
+    rejectUnauthorized: !config.insecure,
+    ALPNProtocols: ['http/1.1'],
+  };
+}
