@@ -17,6 +17,7 @@ import { isClosing, markClosing } from './closing-connections.ts';
 import { createRequestHandler } from './handle-request.ts';
 import { watchEventLoopDelay } from './event-loop-delay.ts';
 import { createRelayContext } from './relay-setup.ts';
+import { listenAcceptors, type Acceptors } from './acceptors.ts';
 
 const { config, buffer, listener, port } = workerData as ListenerThreadData;
 const limits = config.client;
@@ -70,6 +71,8 @@ server.on('connection', (socket: Socket) => {
   socket.once('close', () => {
     openSockets.delete(socket);
     state.listenerAdd(listener, 'connectionsOpen', -1);
+    // Drained: no socket left after the listening sockets closed.
+    if (draining && openSockets.size === 0) finish(0);
   });
   // Node's own maxConnections drops the socket silently; a 503 tells the client why.
   if (openSockets.size > limits.maxConnections) {
@@ -101,16 +104,20 @@ function onResponseClosed(): void {
   if (draining) setImmediate(() => server.closeIdleConnections());
 }
 
+/** The listening sockets, once bound; closed first on shutdown. */
+let acceptors: Acceptors | null = null;
+
 function shutdown(timeoutMs: number): void {
   if (draining) return;
   draining = true;
   state.listenerStore(listener, 'accepting', 0);
-  // Stops accepting at once; the callback runs when the last connection has closed.
-  server.close(() => finish(0));
+  // Stops accepting at once; the drain ends when the last connection has closed.
+  acceptors?.close();
   server.closeIdleConnections();
   // closeIdleConnections() spares connections that have not sent a request yet; they
   // would hold the drain until the head timeout.
   for (const socket of openSockets) if (!served.has(socket)) socket.destroy();
+  if (openSockets.size === 0) finish(0);
   const stopped: StoppedAcceptingMessage = { type: 'stopped-accepting', inFlight: active };
   parentPort?.postMessage(stopped);
   const deadline = setTimeout(() => {
@@ -141,15 +148,7 @@ parentPort?.on('message', (message: SupervisorMessage) => {
 });
 if (parentPort) answerUsageRequests(parentPort);
 
-server.on('error', (error: Error) => {
-  // Failing to bind ends the thread with that error, so that the supervisor reports it;
-  // the uncaught-exception guard above is for serving, not for starting.
-  if (!server.listening) {
-    process.removeAllListeners('uncaughtException');
-    throw error;
-  }
-  log(`server error: ${error.message}`);
-});
+server.on('error', (error: Error) => log(`server error: ${error.message}`));
 
 // Node's default accept queue is 511. A burst of 1,000 new clients overflowed it while the
 // event loop was busy (bench/README.md, "Levers measured for #9": TcpExtListenOverflows
@@ -158,10 +157,31 @@ server.on('error', (error: Error) => {
 // with it no run overflowed.
 const ACCEPT_BACKLOG = 65_535;
 
-server.listen({ host: config.host, port, reusePort: true, backlog: ACCEPT_BACKLOG }, () => {
-  const address = server.address();
-  state.listenerStore(listener, 'accepting', 1);
-  watchEventLoopDelay(state, listener);
-  const message: ListeningMessage = { type: 'listening', port: typeof address === 'object' && address ? address.port : port };
-  parentPort?.postMessage(message);
-});
+listenAcceptors({
+  host: config.host,
+  port,
+  backlog: ACCEPT_BACKLOG,
+  // Injected as node:http documents for its 'connection' event: the server parses what
+  // the acceptors accept (acceptors.ts says why there are several).
+  onSocket: (socket) => server.emit('connection', socket),
+}).then(
+  (bound) => {
+    acceptors = bound;
+    // node:http starts its connection tracking (the head timeout, idle keep-alive
+    // connections for closeIdleConnections) on 'listening'; its own sockets are the
+    // acceptors', so it is told here.
+    server.emit('listening');
+    state.listenerStore(listener, 'accepting', 1);
+    watchEventLoopDelay(state, listener);
+    const message: ListeningMessage = { type: 'listening', port: bound.port };
+    parentPort?.postMessage(message);
+  },
+  (error: unknown) => {
+    // Failing to bind ends the thread with that error, so that the supervisor reports
+    // it; the uncaught-exception guard above is for serving, not for starting.
+    process.removeAllListeners('uncaughtException');
+    setImmediate(() => {
+      throw error;
+    });
+  },
+);
