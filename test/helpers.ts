@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import { connect, type AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
 import { parseCli } from '../src/config/cli.ts';
@@ -66,6 +67,13 @@ export async function startBackend(t: Cleanup, handler: (req: IncomingMessage, r
     received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders });
     handler(req, res);
   });
+  const port = await listenForTest(t, server);
+  return { server, port, origin: `http://127.0.0.1:${port}`, received };
+}
+
+/** Listens on an ephemeral loopback port until the test ends (its connections closed
+ * then too); resolves with the port. */
+export async function listenForTest(t: Cleanup, server: Server | HttpsServer): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(
     () =>
@@ -74,8 +82,7 @@ export async function startBackend(t: Cleanup, handler: (req: IncomingMessage, r
         server.close(() => resolve());
       }),
   );
-  const port = (server.address() as AddressInfo).port;
-  return { server, port, origin: `http://127.0.0.1:${port}`, received };
+  return (server.address() as AddressInfo).port;
 }
 
 /** A port on which nothing listens (bound, then released). */

@@ -6,14 +6,13 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { test, type TestContext } from 'node:test';
 import { request } from 'undici';
 import { parseCli, UsageError } from '../../src/config/cli.ts';
 import { makeCertificates, type KeyPair } from '../fixtures/certificates.ts';
-import { startTestBalancer } from '../helpers.ts';
+import { listenForTest, startTestBalancer } from '../helpers.ts';
 
 interface HttpsBackend {
   readonly origin: string;
@@ -36,15 +35,8 @@ async function startHttpsBackend(t: TestContext, pair: KeyPair, host = 'localhos
     });
   });
   server.on('secureConnection', (socket) => numbers.set(socket, backend.connections++));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  return Object.assign(backend, { origin: `https://${host}:${(server.address() as AddressInfo).port}` });
+  const port = await listenForTest(t, server);
+  return Object.assign(backend, { origin: `https://${host}:${port}` });
 }
 
 test('an https backend signed by --backend-ca: requests and bodies go through, over one kept-alive TLS connection named by SNI', async (t) => {
