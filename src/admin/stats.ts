@@ -89,6 +89,8 @@ export interface Stats {
   readonly noBackend: number;
   readonly ejected: number;
   readonly ejectionsRefused: number;
+  /** Connections closed without a valid PROXY protocol header. */
+  readonly proxyHeaderRefused: number;
   /** Requests the balancer answered itself, by error code (every code, zeros included). */
   readonly answered: readonly OwnResponse[];
   readonly backends: readonly BackendStats[];
@@ -110,6 +112,7 @@ export function readStats(state: SharedState, { slowStartMs }: { readonly slowSt
     noBackend: state.headerCount('noBackend'),
     ejected: state.header('ejected'),
     ejectionsRefused: state.headerCount('ejectionsRefused'),
+    proxyHeaderRefused: state.headerCount('proxyHeaderRefused'),
     answered: ERROR_CODES.map((code, cell) => ({ code, status: STATUS_BY_CODE[code], count: state.headerCountAt('answered', cell) })),
     backends,
     listeners: state.listeners().map((row, index) => ({ index, ...row })),

@@ -47,6 +47,9 @@ export interface ClientLimits {
   readonly maxBodyBytes: number | null;
   /** Open client connections per listener thread: beyond it, new ones are closed at once. */
   readonly maxConnections: number;
+  /** --accept-proxy-protocol: every connection starts with a PROXY protocol header (v1 or
+   * v2) naming the client; one without a valid header is closed. */
+  readonly acceptProxyProtocol: boolean;
 }
 
 export interface BackendConfig {
@@ -159,6 +162,7 @@ export const DEFAULTS = {
     maxUrlBytes: 8 * 1024,
     maxBodyBytes: null,
     maxConnections: 10_000,
+    acceptProxyProtocol: false,
   },
   shutdownTimeoutMs: 15_000,
   admin: { host: '127.0.0.1', port: 9901, token: null },

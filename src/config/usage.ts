@@ -66,6 +66,7 @@ ${row('--max-header-size B', 'request line + headers, else 431', `${DEFAULTS.cli
 ${row('--max-url-length B', 'request target, else 414', `${DEFAULTS.client.maxUrlBytes / 1024}k`)}
 ${row('--max-body B', 'request body, else 413', 'no limit')}
 ${row('--max-connections N', 'open client connections per listener thread', DEFAULTS.client.maxConnections)}
+${row('--accept-proxy-protocol', ['each connection starts with a PROXY v1/v2 header', 'naming the client (behind an L4 balancer)'], 'off')}
 ${row('--upstream-connections N', ['most connections per backend and listener thread;', 'more requests wait for one, up to', '--connect-timeout, else 503'], 'no limit')}
 ${row('--backend-ca FILE', ['PEM authorities that sign https backends\'', 'certificates (instead of the default ones)'], 'Node\'s + system')}
 ${row('--backend-insecure', ['do not verify https backends\' certificates', '(logged at start)'], 'off')}

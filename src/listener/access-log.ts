@@ -28,6 +28,7 @@ import { dirname } from 'node:path';
 import pino from 'pino';
 import type { AccessLogConfig } from '../config/config.ts';
 import type { ErrorCode, SwitchyardError } from '../errors.ts';
+import { clientAddress } from '../shared/client-address.ts';
 import { now } from '../shared/clock.ts';
 
 /** The largest write a pipe takes whole whatever other writers do (POSIX PIPE_BUF on Linux). */
@@ -109,7 +110,7 @@ export class AccessLog {
 
   /** Starts the record of a request; its line is written when the response closes. */
   begin(req: IncomingMessage, res: ServerResponse): RequestRecord {
-    const record = new RequestRecord(req.socket.remoteAddress ?? null);
+    const record = new RequestRecord(clientAddress(req.socket));
     res.once('close', () => this.#requestLine(req, res, record));
     return record;
   }

@@ -11,6 +11,7 @@ import { errorHead, oneLineBody, SwitchyardError, type ErrorCode } from '../erro
 import { recordOwnResponse } from '../relay/outcome-counters.ts';
 import type { SharedState } from '../shared/shared-state.ts';
 import type { AccessLog } from './access-log.ts';
+import { clientAddress } from '../shared/client-address.ts';
 import { markClosing } from './closing-connections.ts';
 
 const BY_PARSER_CODE: Record<string, { code: ErrorCode; reason: string }> = {
@@ -44,7 +45,7 @@ export function rejectSocket(socket: Socket, error: SwitchyardError, state: Shar
   markClosing(socket);
   recordOwnResponse(state, error.code);
   const body = oneLineBody(error.status, error.message);
-  if (accessLog !== null) accessLog.refusal(socket.remoteAddress ?? null, error, socket.writable ? Buffer.byteLength(body) : 0);
+  if (accessLog !== null) accessLog.refusal(clientAddress(socket), error, socket.writable ? Buffer.byteLength(body) : 0);
   if (socket.writable) {
     const head = Object.entries(errorHead(error, body, true))
       .map(([name, value]) => `${name}: ${value}\r\n`)

@@ -18,6 +18,7 @@ import { createRequestHandler } from './handle-request.ts';
 import { watchEventLoopDelay } from './event-loop-delay.ts';
 import { createRelayContext } from './relay-setup.ts';
 import { listenAcceptors, type Acceptors } from './acceptors.ts';
+import { readProxyHeader } from './proxy-header-reader.ts';
 
 const { config, buffer, listener, port } = workerData as ListenerThreadData;
 const limits = config.client;
@@ -163,7 +164,14 @@ listenAcceptors({
   backlog: ACCEPT_BACKLOG,
   // Injected as node:http documents for its 'connection' event: the server parses what
   // the acceptors accept (acceptors.ts says why there are several).
-  onSocket: (socket) => server.emit('connection', socket),
+  onSocket: limits.acceptProxyProtocol
+    ? (socket) =>
+        readProxyHeader(socket, {
+          timeoutMs: limits.headersTimeoutMs,
+          onReady: (ready) => server.emit('connection', ready),
+          onRefused: () => state.headerBump('proxyHeaderRefused'),
+        })
+    : (socket) => server.emit('connection', socket),
 }).then(
   (bound) => {
     acceptors = bound;

@@ -14,6 +14,7 @@ import type { Readable } from 'node:stream';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SwitchyardError } from '../errors.ts';
 import type { RequestRecord } from '../listener/access-log.ts';
+import { clientAddress } from '../shared/client-address.ts';
 import { recordLatency } from '../routing/latency.ts';
 import { now } from '../shared/clock.ts';
 import { failureCode, upstreamError } from '../upstream/upstream-errors.ts';
@@ -74,7 +75,7 @@ export class Exchange implements UpstreamHandler, QueuedRequest {
       // absolute-form target into its path, and nothing here normalises it.
       path: req.url ?? '/',
       headers: upstreamRequestHeaders(req.rawHeaders, {
-        clientAddress: req.socket.remoteAddress ?? '',
+        clientAddress: clientAddress(req.socket) ?? '',
         httpVersion: req.httpVersion,
         stickyCookie: context.sticky?.cookie ?? null,
       }),

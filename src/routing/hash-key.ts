@@ -6,12 +6,13 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { HashKeySpec } from '../config/config.ts';
+import { clientAddress } from '../shared/client-address.ts';
 import { cookieValue } from './sticky-sessions.ts';
 
 export function hashKeyOf(req: IncomingMessage, spec: HashKeySpec): string | null {
   switch (spec.from) {
     case 'ip':
-      return req.socket.remoteAddress ?? null;
+      return clientAddress(req.socket);
     case 'path': {
       const url = req.url ?? '/';
       const query = url.indexOf('?');

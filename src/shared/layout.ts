@@ -133,7 +133,7 @@ export function failureReasonIndex(reason: string): number {
 }
 
 export const MAGIC = 0x53575944; // 'SWYD'
-export const VERSION = 4;
+export const VERSION = 5;
 
 export const HEADER = record(
   {
@@ -164,6 +164,7 @@ export const HEADER = record(
     retriesRefused: { type: 'u64', writer: 'listeners (add)', meaning: 'retries not sent because the budget was spent' },
     noBackend: { type: 'u64', writer: 'listeners (add)', meaning: 'requests answered 503 because no backend was eligible' },
     ejectionsRefused: { type: 'u64', writer: 'listeners (add)', meaning: 'ejections not made because of --max-ejected or the last eligible backend' },
+    proxyHeaderRefused: { type: 'u64', writer: 'listeners (add)', meaning: 'connections closed for want of a valid PROXY protocol header (--accept-proxy-protocol)' },
     answered: {
       type: 'u64',
       cells: ERROR_CODES.length,

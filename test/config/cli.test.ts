@@ -51,6 +51,7 @@ test('no flags give the documented defaults', () => {
       maxUrlBytes: 8_192,
       maxBodyBytes: null,
       maxConnections: 10_000,
+      acceptProxyProtocol: false,
     },
     shutdownTimeoutMs: 15_000,
     admin: { host: '127.0.0.1', port: 9901, token: null },
