@@ -16,7 +16,7 @@ import { isExecuting, LLHTTP } from '../http1/llhttp.ts';
 import { RequestParser, type RequestEvents, type RequestHead } from '../http1/request-parser.ts';
 import { isClosing } from '../listener/closing-connections.ts';
 import { now } from '../shared/clock.ts';
-import type { ConnectionDeadlines, Timed } from '../upstream/connection-deadlines.ts';
+import type { ConnectionDeadlines, Timed } from '../shared/connection-deadlines.ts';
 import { FrontRequest, type BodySource } from './front-request.ts';
 import { FrontResponse, type ResponseOwner } from './front-response.ts';
 
@@ -143,8 +143,9 @@ export class ClientConnection implements Timed, ResponseOwner, BodySource, Reque
     const request = this.#request;
     if (request === null || request.complete) return this.#next();
     // The answer came before the whole body (a backend may answer early): the rest is
-    // read and dropped, and the next request follows it.
+    // read and dropped, and the next request follows it, unless the body stalls.
     this.#dumping = true;
+    this.setBodyTimeout(this.#handlers.limits.bodyIdleMs, null);
     this.readMore();
   }
 

@@ -7,7 +7,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { ClientLimits } from '../config/config.ts';
-import { ConnectionDeadlines } from '../upstream/connection-deadlines.ts';
+import { ConnectionDeadlines } from '../shared/connection-deadlines.ts';
 import { ClientConnection, type ConnectionHandlers } from './client-connection.ts';
 import type { FrontRequest } from './front-request.ts';
 import type { FrontResponse } from './front-response.ts';

@@ -64,10 +64,9 @@ export function readLimited(req: FrontRequest, limits: ClientLimits): Promise<Bu
 }
 
 /**
- * The body as a stream that the upstream connection may destroy without taking the
- * client's socket with it: the connection destroys a body stream when the upstream fails
- * mid-upload, and destroying an unfinished IncomingMessage destroys its socket, which
- * would turn our 502 into a connection reset. A stall or a vanished client fails the stream with a
+ * The body as a stream of its own, which the upstream connection may destroy (it does
+ * when the upstream fails mid-upload) while the client connection keeps parsing what the
+ * client still sends, so that our 502 goes out on a connection in a known state. A stall or a vanished client fails the stream with a
  * `SwitchyardError` (408, 499), which the connection hands back to the exchange.
  */
 export function streamBody(req: FrontRequest, limits: ClientLimits): Readable {

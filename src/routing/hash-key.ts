@@ -7,7 +7,7 @@
 import type { HashKeySpec } from '../config/config.ts';
 import { cookieValue } from './sticky-sessions.ts';
 
-/** What a key is read from: a client request (the listener's, or node:http's in tests). */
+/** What a key is read from: a client request (the listener's FrontRequest, or anything shaped like it). */
 export interface KeySource {
   readonly url?: string | undefined;
   readonly headers: { readonly cookie?: string | undefined; readonly [name: string]: string | readonly string[] | undefined };
