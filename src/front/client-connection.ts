@@ -135,6 +135,8 @@ export class ClientConnection implements Timed, ResponseOwner, BodySource, Reque
   // ResponseOwner: the response's view.
 
   responseFinished(last: boolean): void {
+    // Destroyed but not yet closed: no further request is read from it.
+    if (this.socket.destroyed) return;
     if (last || this.#closing) {
       this.#closing = true;
       this.socket.destroySoon();
