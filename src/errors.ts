@@ -1,7 +1,7 @@
 /**
  * @module The one error type of switchyard and the one way it becomes a response. Each
  * code has one HTTP status; the message is one line that is safe to show a client (no
- * stack, no internals). Whether the refusal is written through node:http
+ * stack, no internals). Whether the refusal is written as a response
  * (relay/error-response.ts) or straight onto a raw socket (listener/client-errors.ts),
  * its head comes from `errorHead` and its body from `oneLineBody`.
  */

@@ -9,10 +9,11 @@
 import { EventEmitter } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as turn, setTimeout as sleep } from 'node:timers/promises';
+import type { FrontRequest } from '../../src/front/front-request.ts';
+import type { FrontResponse } from '../../src/front/front-response.ts';
 import { AccessLog } from '../../src/listener/access-log.ts';
 
 /** Lines per event-loop turn: about what a busy listener thread answers per turn. */
@@ -34,8 +35,8 @@ export async function measureAccessLogLines(lines: number): Promise<AccessLogLin
     const file = join(dir, 'access.jsonl');
     const log = new AccessLog({ to: 'file', path: file }, 0, (line) => console.error(`bench: ${line}`));
     // The parts of a request and its response the log reads, nothing more.
-    const req = { method: 'GET', url: '/item/17', socket: { remoteAddress: '127.0.0.1' } } as unknown as IncomingMessage;
-    const res = Object.assign(new EventEmitter(), { headersSent: true, statusCode: 200 }) as unknown as ServerResponse;
+    const req = { method: 'GET', url: '/item/17', socket: { remoteAddress: '127.0.0.1' } } as unknown as FrontRequest;
+    const res = Object.assign(new EventEmitter(), { headersSent: true, statusCode: 200 }) as unknown as FrontResponse;
     const write = (): void => {
       const record = log.begin(req, res);
       record.attempts = 1;

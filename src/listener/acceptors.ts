@@ -1,7 +1,7 @@
 /**
  * @module The listening sockets of one listener thread: several, all bound with
  * `reusePort` to the balancer's address, each handing what it accepts to the thread's
- * HTTP server.
+ * HTTP/1.1 server (front/front-server.ts).
  *
  * Why several: since libuv 1.45 a listening socket accepts one connection per turn of
  * the event loop (libuv #3696; it relies on level-triggered polling for the next). A
@@ -36,7 +36,9 @@ export interface Acceptors {
 
 function listen(options: AcceptorOptions, port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = createServer(options.onSocket);
+    // Half-open is the front's to handle (a client that stops sending mid-request is
+    // gone); small responses go out at once.
+    const server = createServer({ allowHalfOpen: true, noDelay: true }, options.onSocket);
     server.once('error', reject);
     server.listen({ host: options.host, port, reusePort: true, backlog: options.backlog }, () => {
       server.off('error', reject);

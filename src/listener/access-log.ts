@@ -23,11 +23,12 @@
  * longer than that, from an extreme request target, is the one exception).
  */
 import { fstatSync, mkdirSync, openSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
 import pino from 'pino';
 import type { AccessLogConfig } from '../config/config.ts';
 import type { ErrorCode, SwitchyardError } from '../errors.ts';
+import type { FrontRequest } from '../front/front-request.ts';
+import type { FrontResponse } from '../front/front-response.ts';
 import { clientAddress } from '../shared/client-address.ts';
 import { now } from '../shared/clock.ts';
 
@@ -71,8 +72,8 @@ export class RequestRecord {
 
   /** Counts the request body as it is read. Only once the body is going to be read:
    * listening for data starts the flow of a body nobody meant to read. */
-  countBody(req: IncomingMessage): void {
-    req.on('data', (chunk: Buffer) => {
+  countBody(req: FrontRequest): void {
+    req.body.on('data', (chunk: Buffer) => {
       this.bytesIn += chunk.length;
     });
   }
@@ -109,7 +110,7 @@ export class AccessLog {
   }
 
   /** Starts the record of a request; its line is written when the response closes. */
-  begin(req: IncomingMessage, res: ServerResponse): RequestRecord {
+  begin(req: FrontRequest, res: FrontResponse): RequestRecord {
     const record = new RequestRecord(clientAddress(req.socket));
     res.once('close', () => this.#requestLine(req, res, record));
     return record;
@@ -158,7 +159,7 @@ export class AccessLog {
     });
   }
 
-  #requestLine(req: IncomingMessage, res: ServerResponse, record: RequestRecord): void {
+  #requestLine(req: FrontRequest, res: FrontResponse, record: RequestRecord): void {
     // A response closing after the log (a request aborted at the shutdown deadline).
     if (this.#closed) return;
     // A client that leaves before the head is sent gets no status: nginx's 499 says so.

@@ -1,6 +1,6 @@
 /**
  * @module Refusals written straight onto a client socket, before or instead of a parsed
- * request: requests Node's HTTP parser rejects (malformed or oversized heads, smuggling
+ * request: requests llhttp rejects (malformed or oversized heads, smuggling
  * attempts, slow heads), CONNECT, and connections over the limit. Each is a
  * `SwitchyardError` like every other refusal: its status, its one-line body and its
  * `x-switchyard-error` code; then the connection is closed. No backend sees such a request.

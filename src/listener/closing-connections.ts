@@ -1,8 +1,9 @@
 /**
- * @module Client connections the balancer has answered with `connection: close`. Node's
- * parser may already hold requests the client pipelined behind the refused one; those
- * must not be processed (RFC 9112 section 9.6), or a refusal would wave the next request
- * through.
+ * @module Client connections the balancer has answered with `connection: close`,
+ * including refusals written on the raw socket (client-errors.ts), which the connection
+ * (front/client-connection.ts) does not see written. What the client pipelined behind the
+ * refused request must not be processed (RFC 9112 section 9.6), or a refusal would wave
+ * the next request through: the connection reads no request from a socket marked here.
  */
 import type { Socket } from 'node:net';
 

@@ -4,9 +4,10 @@
  * exchange, which picks a backend from shared state and relays. With the access log on,
  * the request's record starts here and travels with it.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClientLimits, HashKeySpec } from '../config/config.ts';
 import { SwitchyardError } from '../errors.ts';
+import type { FrontRequest } from '../front/front-request.ts';
+import type { FrontResponse } from '../front/front-response.ts';
 import { sendError } from '../relay/error-response.ts';
 import { Exchange } from '../relay/exchange.ts';
 import type { RelayContext } from '../relay/relay-context.ts';
@@ -27,7 +28,7 @@ export interface RequestHandlerOptions {
 }
 
 export function createRequestHandler({ context, limits, hashKey, log, accessLog }: RequestHandlerOptions) {
-  const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer | null, record: RequestRecord | null): void => {
+  const forward = (req: FrontRequest, res: FrontResponse, body: Buffer | null, record: RequestRecord | null): void => {
     if (res.destroyed) return;
     const route: RouteRequest = {
       key: hashKey === null ? null : hashKeyOf(req, hashKey),
@@ -40,7 +41,7 @@ export function createRequestHandler({ context, limits, hashKey, log, accessLog 
     new Exchange(req, res, context, route, upstreamBody, record).start();
   };
 
-  return function handleRequest(req: IncomingMessage, res: ServerResponse): void {
+  return function handleRequest(req: FrontRequest, res: FrontResponse): void {
     const record = accessLog === null ? null : accessLog.begin(req, res);
     try {
       const refusal = guardRequest(req, limits) ?? declaredTooLarge(req, limits);

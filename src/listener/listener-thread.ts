@@ -1,13 +1,16 @@
 /**
- * @module Worker-thread entry of one listener: an HTTP server bound with `reusePort` to
- * the balancer's address (the kernel spreads connections across listeners), whose
- * requests go through handle-request.ts. Also its lifecycle: connection limit, drain on
- * shutdown, and errors that must not end the thread.
+ * @module Worker-thread entry of one listener: its listening sockets (acceptors.ts, bound
+ * with `reusePort` to the balancer's address; the kernel spreads connections across all
+ * of them), an optional PROXY protocol header read first, then the HTTP/1.1 server
+ * (front/front-server.ts), whose requests go through handle-request.ts. Also its
+ * lifecycle: connection limit, drain on shutdown, and errors that must not end the thread.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import { SwitchyardError } from '../errors.ts';
+import type { FrontRequest } from '../front/front-request.ts';
+import type { FrontResponse } from '../front/front-response.ts';
+import { FrontServer } from '../front/front-server.ts';
 import { answerUsageRequests } from '../supervisor/thread-reports.ts';
 import type { DrainedMessage, ListenerThreadData, ListeningMessage, StoppedAcceptingMessage, SupervisorMessage } from '../supervisor/messages.ts';
 import { SharedState } from '../shared/shared-state.ts';
@@ -42,19 +45,8 @@ const openSockets = new Set<Socket>();
 /** Sockets that have sent at least one request; the others are closed at once on shutdown. */
 const served = new WeakSet<Socket>();
 
-const server = createServer(
-  {
-    maxHeaderSize: limits.maxHeaderBytes,
-    headersTimeout: limits.headersTimeoutMs,
-    // The whole-request timeout would cut long uploads and slow backends alike; the
-    // head, body-idle and upstream timeouts bound every wait instead.
-    requestTimeout: 0,
-    // request-guard.ts answers a missing Host itself, with our one-line body.
-    requireHostHeader: false,
-    keepAliveTimeout: limits.keepAliveMs,
-    connectionsCheckingInterval: Math.min(1_000, Math.max(50, Math.floor(limits.headersTimeoutMs / 4))),
-  },
-  (req: IncomingMessage, res: ServerResponse) => {
+const front = new FrontServer(limits, {
+  onRequest(req: FrontRequest, res: FrontResponse): void {
     if (isClosing(req.socket)) return; // pipelined behind a refusal; never processed
     served.add(req.socket);
     state.listenerBump(listener, 'requests');
@@ -63,46 +55,43 @@ const server = createServer(
     if (draining) res.shouldKeepAlive = false;
     handleRequest(req, res);
   },
-);
 
-server.on('connection', (socket: Socket) => {
-  state.listenerBump(listener, 'connections');
-  state.listenerAdd(listener, 'connectionsOpen', 1);
-  openSockets.add(socket);
-  socket.once('close', () => {
-    openSockets.delete(socket);
-    state.listenerAdd(listener, 'connectionsOpen', -1);
-    // Drained: no socket left after the listening sockets closed.
-    if (draining && openSockets.size === 0) finish(0);
-  });
-  // Node's own maxConnections drops the socket silently; a 503 tells the client why.
-  if (openSockets.size > limits.maxConnections) {
-    rejectSocket(socket, new SwitchyardError('AT_CONNECTION_LIMIT', `this listener is at its limit of ${limits.maxConnections} connections`), state, accessLog);
-  }
-});
+  onConnection(socket: Socket): void {
+    state.listenerBump(listener, 'connections');
+    state.listenerAdd(listener, 'connectionsOpen', 1);
+    openSockets.add(socket);
+    socket.once('close', () => {
+      openSockets.delete(socket);
+      state.listenerAdd(listener, 'connectionsOpen', -1);
+      // Drained: no socket left after the listening sockets closed.
+      if (draining && openSockets.size === 0) finish(0);
+    });
+    // Dropping the socket silently would leave the client guessing; a 503 tells it why.
+    if (openSockets.size > limits.maxConnections) {
+      rejectSocket(socket, new SwitchyardError('AT_CONNECTION_LIMIT', `this listener is at its limit of ${limits.maxConnections} connections`), state, accessLog);
+    }
+  },
 
-// CONNECT would make us a tunnel to anywhere: refused before it is parsed further.
-server.on('connect', (_req: IncomingMessage, socket: Socket) => {
-  rejectSocket(socket, new SwitchyardError('METHOD_NOT_ALLOWED', 'CONNECT is not relayed; switchyard is not a forward proxy'), state, accessLog);
-});
+  // CONNECT would make us a tunnel to anywhere: refused before it is parsed further.
+  onConnect(_req: FrontRequest, socket: Socket): void {
+    rejectSocket(socket, new SwitchyardError('METHOD_NOT_ALLOWED', 'CONNECT is not relayed; switchyard is not a forward proxy'), state, accessLog);
+  },
 
-server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
-  // A reset peer cannot be answered.
-  if (error.code === 'ECONNRESET') return void socket.destroy();
-  // A socket with a response already under way (often our own refusal, followed by
-  // bytes the parser cannot take) must not get a second status line in the middle of
-  // it: let what is written flush, then close.
-  const responding = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
-  if (responding || isClosing(socket)) {
-    markClosing(socket);
-    return void socket.destroySoon();
-  }
-  rejectSocket(socket, parserRefusal(error.code), state, accessLog);
+  onClientError(code: string, socket: Socket, responding: boolean): void {
+    // A socket with a response already under way (often our own refusal, followed by
+    // bytes the parser cannot take) must not get a second status line in the middle of
+    // it: let what is written flush, then close.
+    if (responding || isClosing(socket)) {
+      markClosing(socket);
+      return void socket.destroySoon();
+    }
+    rejectSocket(socket, parserRefusal(code), state, accessLog);
+  },
 });
 
 function onResponseClosed(): void {
   active--;
-  if (draining) setImmediate(() => server.closeIdleConnections());
+  if (draining) setImmediate(() => front.closeIdleConnections());
 }
 
 /** The listening sockets, once bound; closed first on shutdown. */
@@ -114,7 +103,7 @@ function shutdown(timeoutMs: number): void {
   state.listenerStore(listener, 'accepting', 0);
   // Stops accepting at once; the drain ends when the last connection has closed.
   acceptors?.close();
-  server.closeIdleConnections();
+  front.closeIdleConnections();
   // closeIdleConnections() spares connections that have not sent a request yet; they
   // would hold the drain until the head timeout.
   for (const socket of openSockets) if (!served.has(socket)) socket.destroy();
@@ -123,7 +112,7 @@ function shutdown(timeoutMs: number): void {
   parentPort?.postMessage(stopped);
   const deadline = setTimeout(() => {
     const aborted = active;
-    server.closeAllConnections();
+    front.closeAllConnections();
     finish(aborted);
   }, timeoutMs);
   deadline.unref();
@@ -149,8 +138,6 @@ parentPort?.on('message', (message: SupervisorMessage) => {
 });
 if (parentPort) answerUsageRequests(parentPort);
 
-server.on('error', (error: Error) => log(`server error: ${error.message}`));
-
 // Node's default accept queue is 511. A burst of 1,000 new clients overflowed it while the
 // event loop was busy (bench/README.md, "Levers measured for #9": TcpExtListenOverflows
 // 5-2,900 per run with --threads 1), and each dropped SYN costs its client a 1-3 s
@@ -162,23 +149,18 @@ listenAcceptors({
   host: config.host,
   port,
   backlog: ACCEPT_BACKLOG,
-  // Injected as node:http documents for its 'connection' event: the server parses what
-  // the acceptors accept (acceptors.ts says why there are several).
+  // The front serves what the acceptors accept (acceptors.ts says why there are several).
   onSocket: limits.acceptProxyProtocol
     ? (socket) =>
         readProxyHeader(socket, {
           timeoutMs: limits.headersTimeoutMs,
-          onReady: (ready) => server.emit('connection', ready),
+          onReady: (ready) => front.accept(ready),
           onRefused: () => state.headerBump('proxyHeaderRefused'),
         })
-    : (socket) => server.emit('connection', socket),
+    : (socket) => front.accept(socket),
 }).then(
   (bound) => {
     acceptors = bound;
-    // node:http starts its connection tracking (the head timeout, idle keep-alive
-    // connections for closeIdleConnections) on 'listening'; its own sockets are the
-    // acceptors', so it is told here.
-    server.emit('listening');
     state.listenerStore(listener, 'accepting', 1);
     watchEventLoopDelay(state, listener);
     const message: ListeningMessage = { type: 'listening', port: bound.port };

@@ -3,17 +3,17 @@
  * the balancer an open proxy, methods it will not relay, and targets it cannot forward.
  * Each refusal is a `SwitchyardError` with its status; `null` means go ahead.
  */
-import type { IncomingMessage } from 'node:http';
 import type { ClientLimits } from '../config/config.ts';
 import { SwitchyardError } from '../errors.ts';
+import type { FrontRequest } from '../front/front-request.ts';
 
 /**
  * Checks `req` and, for an absolute-form target that names this very host
  * (`GET http://h/p` with `Host: h`), rewrites `req.url` to its origin form (`/p`) so
  * that only a path ever reaches a backend.
  */
-export function guardRequest(req: IncomingMessage, limits: ClientLimits): SwitchyardError | null {
-  // Node's parser takes a request line without a version as HTTP/0.9 (so a bare LF in a
+export function guardRequest(req: FrontRequest, limits: ClientLimits): SwitchyardError | null {
+  // llhttp takes a request line without a version as HTTP/0.9 (so a bare LF in a
   // target would end the line and smuggle the rest in as a header) and accepts any
   // 1-digit version: only HTTP/1.0 and 1.1 are relayed.
   if (req.httpVersionMajor !== 1) {
@@ -56,7 +56,7 @@ export function guardRequest(req: IncomingMessage, limits: ClientLimits): Switch
 const VALID_HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+)(?::\d{0,5})?$/;
 
 /** RFC 9112 section 3.2: exactly one valid Host in HTTP/1.1 (at most one in 1.0), else 400. */
-function checkHost(req: IncomingMessage): SwitchyardError | null {
+function checkHost(req: FrontRequest): SwitchyardError | null {
   let count = 0;
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     if ((req.rawHeaders[i] as string).toLowerCase() === 'host') count++;

@@ -1,10 +1,9 @@
 /**
- * @module The balancer's own responses on a request node:http parsed: the status of a
+ * @module The balancer's own responses on a parsed request: the status of a
  * `SwitchyardError` and its one-line plain-text body, never a stack trace.
  */
-import type { ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import { errorHead, oneLineBody, type SwitchyardError } from '../errors.ts';
+import type { FrontResponse } from '../front/front-response.ts';
 import type { RequestRecord } from '../listener/access-log.ts';
 import { markClosing } from '../listener/closing-connections.ts';
 import type { SharedState } from '../shared/shared-state.ts';
@@ -17,7 +16,7 @@ import { recordOwnResponse } from './outcome-counters.ts';
  * connection is cut (a truncated response is never made to look complete). `record`: the
  * access log's record of the request, or null when the log is off.
  */
-export function sendError(res: ServerResponse, error: SwitchyardError, close: boolean, state: SharedState, record: RequestRecord | null): void {
+export function sendError(res: FrontResponse, error: SwitchyardError, close: boolean, state: SharedState, record: RequestRecord | null): void {
   if (!res.headersSent) recordOwnResponse(state, res.destroyed ? 'CLIENT_CLOSED_REQUEST' : error.code);
   if (record !== null) record.error = res.destroyed && !res.headersSent ? 'CLIENT_CLOSED_REQUEST' : error.code;
   if (res.headersSent || res.destroyed) {
@@ -27,7 +26,7 @@ export function sendError(res: ServerResponse, error: SwitchyardError, close: bo
   const body = oneLineBody(error.status, error.message);
   // A HEAD answer carries the length of the body it does not send.
   if (record !== null && res.req.method !== 'HEAD') record.bytesOut = Buffer.byteLength(body);
-  if (close) markClosing(res.socket as Socket);
+  if (close) markClosing(res.req.socket);
   res.writeHead(error.status, errorHead(error, body, close));
   res.end(body);
 }

@@ -11,8 +11,9 @@
  * Every way an attempt ends releases its in-flight counts exactly once.
  */
 import type { Readable } from 'node:stream';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SwitchyardError } from '../errors.ts';
+import type { FrontRequest } from '../front/front-request.ts';
+import type { FrontResponse } from '../front/front-response.ts';
 import type { RequestRecord } from '../listener/access-log.ts';
 import { clientAddress } from '../shared/client-address.ts';
 import { recordLatency } from '../routing/latency.ts';
@@ -29,8 +30,8 @@ import type { UpstreamController, UpstreamHandler, UpstreamRequest } from '../up
 import type { RelayContext } from './relay-context.ts';
 
 export class Exchange implements UpstreamHandler, QueuedRequest {
-  readonly #req: IncomingMessage;
-  readonly #res: ServerResponse;
+  readonly #req: FrontRequest;
+  readonly #res: FrontResponse;
   readonly #context: RelayContext;
   readonly #route: RouteRequest;
   /** The access log's record of this request; null when the log is off. */
@@ -57,8 +58,8 @@ export class Exchange implements UpstreamHandler, QueuedRequest {
 
   /** `body`: how the request body travels (see request-body.ts); null when there is none. */
   constructor(
-    req: IncomingMessage,
-    res: ServerResponse,
+    req: FrontRequest,
+    res: FrontResponse,
     context: RelayContext,
     route: RouteRequest,
     body: Readable | Buffer | null,
@@ -70,10 +71,10 @@ export class Exchange implements UpstreamHandler, QueuedRequest {
     this.#route = route;
     this.#record = record;
     this.#request = {
-      method: req.method ?? 'GET',
+      method: req.method,
       // Byte for byte as the client sent it: the listener has already turned an
       // absolute-form target into its path, and nothing here normalises it.
-      path: req.url ?? '/',
+      path: req.url,
       headers: upstreamRequestHeaders(req.rawHeaders, {
         clientAddress: clientAddress(req.socket) ?? '',
         httpVersion: req.httpVersion,

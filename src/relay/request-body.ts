@@ -4,18 +4,18 @@
  * that a backend never sees the beginning of a request that is then refused.
  */
 import { PassThrough, type Readable } from 'node:stream';
-import type { IncomingMessage } from 'node:http';
 import type { ClientLimits } from '../config/config.ts';
 import { SwitchyardError } from '../errors.ts';
+import type { FrontRequest } from '../front/front-request.ts';
 
 /** Whether the request carries a body (RFC 9112 section 6.3): chunked, or a non-zero length. */
-export function hasBody(req: IncomingMessage): boolean {
+export function hasBody(req: FrontRequest): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /** A 413 for a declared length over the limit, before a byte of the body is read. */
-export function declaredTooLarge(req: IncomingMessage, limits: ClientLimits): SwitchyardError | null {
+export function declaredTooLarge(req: FrontRequest, limits: ClientLimits): SwitchyardError | null {
   const max = limits.maxBodyBytes;
   const length = req.headers['content-length'];
   if (max === null || length === undefined || Number(length) <= max) return null;
@@ -24,7 +24,7 @@ export function declaredTooLarge(req: IncomingMessage, limits: ClientLimits): Sw
 
 /** Whether the body must be read before any backend is contacted: a limit is set and
  * the length is not declared (chunked). */
-export function mustBuffer(req: IncomingMessage, limits: ClientLimits): boolean {
+export function mustBuffer(req: FrontRequest, limits: ClientLimits): boolean {
   return limits.maxBodyBytes !== null && req.headers['transfer-encoding'] !== undefined;
 }
 
@@ -37,14 +37,15 @@ function goneError(): SwitchyardError {
 }
 
 /** Reads the whole body, failing with 413 past the limit or 408 when it stalls. */
-export function readLimited(req: IncomingMessage, limits: ClientLimits): Promise<Buffer> {
+export function readLimited(req: FrontRequest, limits: ClientLimits): Promise<Buffer> {
   const max = limits.maxBodyBytes ?? Number.MAX_SAFE_INTEGER;
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let bytes = 0;
+    const body = req.body;
     const fail = (error: SwitchyardError): void => {
-      req.off('data', onData);
-      req.socket?.setTimeout(0);
+      body.off('data', onData);
+      req.setTimeout(0);
       reject(error);
     };
     const onData = (chunk: Buffer): void => {
@@ -52,31 +53,32 @@ export function readLimited(req: IncomingMessage, limits: ClientLimits): Promise
       if (bytes > max) return fail(new SwitchyardError('BODY_TOO_LARGE', `request body exceeds the limit of ${max} bytes`));
       chunks.push(chunk);
     };
-    req.on('data', onData);
-    req.once('end', () => {
-      req.socket?.setTimeout(0);
+    body.on('data', onData);
+    body.once('end', () => {
+      req.setTimeout(0);
       resolve(Buffer.concat(chunks, bytes));
     });
-    req.once('error', () => fail(goneError()));
+    body.once('error', () => fail(goneError()));
     req.setTimeout(limits.bodyIdleMs, () => fail(idleError(limits)));
   });
 }
 
 /**
- * The body as a stream that the upstream connection may destroy without taking the
- * client's socket with it: the connection destroys a body stream when the upstream fails
- * mid-upload, and destroying an unfinished IncomingMessage destroys its socket, which
- * would turn our 502 into a connection reset. A stall or a vanished client fails the stream with a
- * `SwitchyardError` (408, 499), which the connection hands back to the exchange.
+ * The body as a stream of its own, which the upstream connection may destroy (it does
+ * when the upstream fails mid-upload) while the client connection keeps parsing what the
+ * client still sends, so that our 502 goes out on a connection in a known state. A stall
+ * or a vanished client fails the stream with a `SwitchyardError` (408, 499), which the
+ * connection hands back to the exchange.
  */
-export function streamBody(req: IncomingMessage, limits: ClientLimits): Readable {
+export function streamBody(req: FrontRequest, limits: ClientLimits): Readable {
   const body = new PassThrough();
   // Until a connection takes the body, nobody listens: the connection finds the error in
   // `body.errored` when it starts sending.
   body.on('error', () => {});
-  req.on('error', () => body.destroy(goneError()));
+  const source = req.body;
+  source.on('error', () => body.destroy(goneError()));
   req.setTimeout(limits.bodyIdleMs, () => body.destroy(idleError(limits)));
-  req.once('end', () => req.socket?.setTimeout(0));
-  req.pipe(body);
+  source.once('end', () => req.setTimeout(0));
+  source.pipe(body);
   return body;
 }

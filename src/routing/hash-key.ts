@@ -4,12 +4,18 @@
  * (no such header, say) has no key: consistent-hash then places it by the round-robin
  * ticket, as HAProxy does for a missing hash input.
  */
-import type { IncomingMessage } from 'node:http';
 import type { HashKeySpec } from '../config/config.ts';
 import { clientAddress } from '../shared/client-address.ts';
 import { cookieValue } from './sticky-sessions.ts';
 
-export function hashKeyOf(req: IncomingMessage, spec: HashKeySpec): string | null {
+/** What a key is read from: a client request (the listener's FrontRequest, or anything shaped like it). */
+export interface KeySource {
+  readonly url?: string | undefined;
+  readonly headers: { readonly cookie?: string | undefined; readonly [name: string]: string | readonly string[] | undefined };
+  readonly socket: { readonly remoteAddress?: string | undefined };
+}
+
+export function hashKeyOf(req: KeySource, spec: HashKeySpec): string | null {
   switch (spec.from) {
     case 'ip':
       return clientAddress(req.socket);
@@ -21,7 +27,7 @@ export function hashKeyOf(req: IncomingMessage, spec: HashKeySpec): string | nul
     case 'header': {
       const value = req.headers[spec.name];
       if (value === undefined) return null;
-      return Array.isArray(value) ? value.join(', ') : value;
+      return typeof value === 'string' ? value : value.join(', ');
     }
     case 'cookie': {
       const header = req.headers.cookie;

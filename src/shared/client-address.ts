@@ -3,20 +3,23 @@
  * speaking the PROXY protocol (--accept-proxy-protocol), the client its header named.
  * X-Forwarded-For, hashing by `ip` and the access log all ask here.
  */
-import type { Socket } from 'node:net';
-
 /** A client as a PROXY protocol header names it. */
 export interface ProxiedAddress {
   readonly address: string;
   readonly port: number;
 }
 
-const proxied = new WeakMap<Socket, ProxiedAddress>();
+/** A connection: anything with the peer address a socket has. */
+export interface Peer {
+  readonly remoteAddress?: string | undefined;
+}
 
-export function recordProxiedClient(socket: Socket, client: ProxiedAddress): void {
+const proxied = new WeakMap<Peer, ProxiedAddress>();
+
+export function recordProxiedClient(socket: Peer, client: ProxiedAddress): void {
   proxied.set(socket, client);
 }
 
-export function clientAddress(socket: Socket): string | null {
+export function clientAddress(socket: Peer): string | null {
   return proxied.get(socket)?.address ?? socket.remoteAddress ?? null;
 }

@@ -1,44 +1,9 @@
 /**
- * @module The HTTP/1.1 response parser of the upstream side: llhttp, the parser inside
- * Node and undici, in the WebAssembly build that undici ships (pinned with undici in
- * package.json and package-lock.json; test/upstream/response-parser.test.ts covers it).
- * No lenient flag is ever set: a response llhttp refuses is a malformed response.
- *
- * One wasm instance per thread, shared by every connection's parser: llhttp's callbacks
- * are imports of the instance, so `execute` records which parser and which input buffer
- * are current, and the callbacks find them there. The bytes are copied once into wasm
- * memory; header names and values are decoded from our own chunk (`latin1`, as on the
- * wire), never from wasm memory, which may move when it grows.
+ * @module The HTTP/1.1 response parser of the upstream side: llhttp in response mode,
+ * through the thread's one wasm instance (src/http1/llhttp.ts). No lenient flag is ever
+ * set: a response llhttp refuses is a malformed response.
  */
-import { createRequire } from 'node:module';
-
-const require = createRequire(import.meta.url);
-
-/** The part of the WebAssembly API used here (TypeScript declares it only with the DOM library). */
-interface WebAssemblyApi {
-  Module: new (bytes: Buffer) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-}
-const { WebAssembly } = globalThis as unknown as { WebAssembly: WebAssemblyApi };
-
-/** llhttp's error numbers that are not failures. */
-const OK = 0;
-const PAUSED = 21;
-const RESPONSE = 2;
-
-interface Llhttp {
-  readonly memory: { readonly buffer: ArrayBuffer };
-  llhttp_alloc(type: number): number;
-  llhttp_free(parser: number): void;
-  llhttp_execute(parser: number, data: number, length: number): number;
-  llhttp_finish(parser: number): number;
-  llhttp_resume(parser: number): void;
-  llhttp_get_errno(parser: number): number;
-  llhttp_get_error_reason(parser: number): number;
-  llhttp_errno_name(errno: number): number;
-  malloc(bytes: number): number;
-  free(pointer: number): void;
-}
+import { LLHTTP, LlhttpParser, type LlhttpHandler } from '../http1/llhttp.ts';
 
 /**
  * What a parser reports, in order: per final response `begin`, `headers`, `body`*,
@@ -65,54 +30,10 @@ export class ResponseParseError extends Error {
   }
 }
 
-let llhttp: Llhttp | null = null;
-let current: ResponseParser | null = null;
-/** The chunk being parsed, and where its copy starts in wasm memory. */
-let input: Buffer = Buffer.alloc(0);
-let inputAt = 0;
-let scratch = 0;
-let scratchBytes = 0;
-
-/** A view of our copy of the bytes llhttp points at (`at` is an address in wasm memory). */
-function slice(at: number, length: number): Buffer {
-  const start = at - inputAt;
-  return input.subarray(start, start + length);
-}
-
-function instantiate(): Llhttp {
-  let module: object;
-  try {
-    module = new WebAssembly.Module(require('undici/lib/llhttp/llhttp_simd-wasm.js') as Buffer);
-  } catch {
-    // A CPU without wasm SIMD: the plain build of the same parser.
-    module = new WebAssembly.Module(require('undici/lib/llhttp/llhttp-wasm.js') as Buffer);
-  }
-  const instance = new WebAssembly.Instance(module, {
-    env: {
-      wasm_on_url: () => 0,
-      wasm_on_message_begin: () => (current as ResponseParser).messageBegin(),
-      wasm_on_status: (_p: number, at: number, length: number) => (current as ResponseParser).status(slice(at, length)),
-      wasm_on_header_field: (_p: number, at: number, length: number) => (current as ResponseParser).headerField(slice(at, length)),
-      wasm_on_header_value: (_p: number, at: number, length: number) => (current as ResponseParser).headerValue(slice(at, length)),
-      wasm_on_headers_complete: (_p: number, statusCode: number, _upgrade: number, keepAlive: number) =>
-        (current as ResponseParser).headersComplete(statusCode, keepAlive === 1),
-      wasm_on_body: (_p: number, at: number, length: number) => (current as ResponseParser).body(slice(at, length)),
-      wasm_on_message_complete: () => (current as ResponseParser).messageComplete(),
-    },
-  });
-  return instance.exports as unknown as Llhttp;
-}
-
-function cString(wasm: Llhttp, pointer: number): string {
-  if (pointer === 0) return '';
-  const bytes = new Uint8Array(wasm.memory.buffer, pointer);
-  return Buffer.from(bytes.subarray(0, bytes.indexOf(0))).toString('latin1');
-}
-
-export class ResponseParser {
+export class ResponseParser implements LlhttpHandler {
   readonly #events: ResponseEvents;
   readonly #maxHeaderBytes: number;
-  #pointer: number;
+  readonly #parser: LlhttpParser;
   #statusMessage = '';
   #raw: string[] = [];
   #headerBytes = 0;
@@ -122,65 +43,33 @@ export class ResponseParser {
   #failure: ResponseParseError | null = null;
   /** The response being parsed is an interim (1xx) one. */
   #interim = false;
-  /** destroy() was called from inside a callback: free once llhttp has returned. */
-  #freeAfterExecute = false;
 
   constructor(events: ResponseEvents, maxHeaderBytes: number) {
-    llhttp ??= instantiate();
     this.#events = events;
     this.#maxHeaderBytes = maxHeaderBytes;
-    this.#pointer = llhttp.llhttp_alloc(RESPONSE);
+    this.#parser = new LlhttpParser(LLHTTP.RESPONSE, this);
   }
 
   /** Parses bytes from the socket; throws ResponseParseError when they are not HTTP/1.1. */
   execute(chunk: Buffer): void {
-    const wasm = llhttp as Llhttp;
-    if (chunk.length > scratchBytes) {
-      if (scratch !== 0) wasm.free(scratch);
-      scratchBytes = Math.ceil(chunk.length / 4096) * 4096;
-      scratch = wasm.malloc(scratchBytes);
-    }
-    new Uint8Array(wasm.memory.buffer, scratch, chunk.length).set(chunk);
-    current = this;
-    input = chunk;
-    inputAt = scratch;
-    let errno: number;
-    try {
-      errno = wasm.llhttp_execute(this.#pointer, scratch, chunk.length);
-    } finally {
-      current = null;
-      if (this.#freeAfterExecute) this.destroy();
-    }
-    if (errno !== OK) this.#fail(errno);
+    const errno = this.#parser.execute(chunk);
+    if (errno !== LLHTTP.OK) this.#fail(errno);
   }
 
   /** The connection ended: completes a close-delimited body, or throws if a response was cut off. */
   finish(): void {
-    current = this;
-    let errno: number;
-    try {
-      errno = (llhttp as Llhttp).llhttp_finish(this.#pointer);
-    } finally {
-      current = null;
-    }
-    if (errno !== OK) this.#fail(errno);
+    const errno = this.#parser.finish();
+    if (errno !== LLHTTP.OK) this.#fail(errno);
   }
 
   destroy(): void {
-    if (this.#pointer === 0) return;
-    if (current === this) {
-      this.#freeAfterExecute = true;
-      return;
-    }
-    (llhttp as Llhttp).llhttp_free(this.#pointer);
-    this.#pointer = 0;
+    this.#parser.destroy();
   }
 
   #fail(errno: number): never {
-    const wasm = llhttp as Llhttp;
     if (this.#failure !== null) throw this.#failure;
-    const name = errno === PAUSED ? 'HPE_PAUSED' : cString(wasm, wasm.llhttp_errno_name(errno));
-    throw new ResponseParseError(name, cString(wasm, wasm.llhttp_get_error_reason(this.#pointer)) || name);
+    const name = this.#parser.errnoName(errno);
+    throw new ResponseParseError(name, this.#parser.errorReason() || name);
   }
 
   // The callbacks below are llhttp's; a non-zero return stops it with an error.
@@ -196,6 +85,10 @@ export class ResponseParser {
     this.#headerBytes = 0;
     this.#inField = false;
     this.#inValue = false;
+    return 0;
+  }
+
+  url(): number {
     return 0;
   }
 
@@ -223,7 +116,7 @@ export class ResponseParser {
   }
 
   /** 0: a body may follow; 1: none (1xx, or the events say so, as for HEAD). */
-  headersComplete(statusCode: number, keepAlive: boolean): number {
+  headersComplete(statusCode: number, _upgrade: boolean, keepAlive: boolean): number {
     // A field with no value (`Name:` then the end of the line) gets an empty one.
     if (this.#raw.length % 2 === 1) this.#raw.push('');
     if (statusCode === 101) {

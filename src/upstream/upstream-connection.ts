@@ -21,7 +21,7 @@ import { connect, type Socket } from 'node:net';
 import { connect as connectTls, type ConnectionOptions } from 'node:tls';
 import type { Readable } from 'node:stream';
 import { now } from '../shared/clock.ts';
-import type { Timed } from './connection-deadlines.ts';
+import type { Timed } from '../shared/connection-deadlines.ts';
 import { IdleTimes, mayReuseAfter } from './keep-alive.ts';
 import { ResponseParseError, ResponseParser, type ResponseEvents } from './response-parser.ts';
 import { UpstreamFailure } from './upstream-errors.ts';

@@ -10,7 +10,7 @@
  * queue-deadlines.ts).
  */
 import { UpstreamConnection, type ConnectionOwner, type ConnectionSettings } from './upstream-connection.ts';
-import type { ConnectionDeadlines } from './connection-deadlines.ts';
+import type { ConnectionDeadlines } from '../shared/connection-deadlines.ts';
 import { UpstreamFailure } from './upstream-errors.ts';
 import type { UpstreamHandler, UpstreamRequest } from './upstream-request.ts';
 

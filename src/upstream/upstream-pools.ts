@@ -6,7 +6,7 @@
 import { maxHeaderSize } from 'node:http';
 import type { UpstreamConfig } from '../config/config.ts';
 import type { Member } from '../routing/algorithms/algorithm.ts';
-import { ConnectionDeadlines } from './connection-deadlines.ts';
+import { ConnectionDeadlines } from '../shared/connection-deadlines.ts';
 import { tlsOptions } from './backend-tls.ts';
 import { UpstreamPool } from './upstream-pool.ts';
 

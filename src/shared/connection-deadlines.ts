@@ -1,13 +1,14 @@
 /**
- * @module The timeouts of one listener thread's upstream connections (connect, response
- * headers, body silence, keep-alive idle), checked by one coarse timer instead of a
- * timer per connection. Arming a deadline is storing a number on the connection: the
+ * @module The timeouts of one listener thread's connections, checked by one coarse timer
+ * instead of a timer per connection: upstream (connect, response headers, body silence,
+ * keep-alive idle) and client (request head, body silence, keep-alive idle), each side
+ * with its own sweeper. Arming a deadline is storing a number on the connection: the
  * body-silence deadline moves with every chunk, and a per-chunk `setTimeout` or
  * `refresh` is the kind of work the lean data path exists to avoid. The check runs ten
  * times per shortest timeout (a deadline fires at most 10% late), and only while
  * connections exist.
  */
-import { now } from '../shared/clock.ts';
+import { now } from './clock.ts';
 
 export interface Timed {
   /** clock.now() past which `expired` is called; 0 when nothing is timed. */

@@ -1,0 +1,57 @@
+/**
+ * @module The HTTP/1.1 server of a listener thread: the connections its listening sockets
+ * accept (listener/acceptors.ts) become ClientConnections (llhttp-parsed, one request at a time), in place of node:http, whose
+ * IncomingMessage, ServerResponse and stream machinery had become the largest JavaScript
+ * cost of a proxied request (bench/README.md, "prototype"). Also what a shutdown needs:
+ * stop accepting, close the idle connections, or all of them.
+ */
+import type { Socket } from 'node:net';
+import type { ClientLimits } from '../config/config.ts';
+import { ConnectionDeadlines } from '../shared/connection-deadlines.ts';
+import { ClientConnection, type ConnectionHandlers } from './client-connection.ts';
+import type { FrontRequest } from './front-request.ts';
+import type { FrontResponse } from './front-response.ts';
+
+export interface FrontServerHandlers {
+  onRequest(req: FrontRequest, res: FrontResponse): void;
+  /** A new connection, before any of its bytes are read. */
+  onConnection(socket: Socket): void;
+  onConnect(req: FrontRequest, socket: Socket): void;
+  onClientError(code: string, socket: Socket, responding: boolean): void;
+}
+
+export class FrontServer {
+  readonly #handlers: FrontServerHandlers;
+  readonly #connectionHandlers: ConnectionHandlers;
+  readonly #connections = new Set<ClientConnection>();
+
+  constructor(limits: ClientLimits, handlers: FrontServerHandlers) {
+    const shortest = Math.min(limits.headersTimeoutMs, limits.bodyIdleMs, limits.keepAliveMs);
+    const connectionHandlers: ConnectionHandlers = {
+      limits,
+      deadlines: new ConnectionDeadlines(Math.max(1, shortest)),
+      onRequest: handlers.onRequest,
+      onConnect: handlers.onConnect,
+      onClientError: handlers.onClientError,
+    };
+    this.#handlers = handlers;
+    this.#connectionHandlers = connectionHandlers;
+  }
+
+  /** Serves a connection the listening sockets accepted (listener/acceptors.ts). */
+  accept(socket: Socket): void {
+    const connection = new ClientConnection(socket, this.#connectionHandlers);
+    this.#connections.add(connection);
+    socket.once('close', () => this.#connections.delete(connection));
+    this.#handlers.onConnection(socket);
+  }
+
+  /** Closes the connections that wait between requests (kept alive, nothing pending). */
+  closeIdleConnections(): void {
+    for (const connection of this.#connections) if (connection.idle) connection.socket.destroy();
+  }
+
+  closeAllConnections(): void {
+    for (const connection of this.#connections) connection.socket.destroy();
+  }
+}
