@@ -1,7 +1,7 @@
 /**
  * @module llhttp, the HTTP/1.1 parser inside Node and undici, in the WebAssembly build
  * that undici ships (pinned with undici in package.json and package-lock.json;
- * test/upstream/response-parser.test.ts and the listener suites cover it). One instance
+ * test/http1/response-parser.test.ts and the listener suites cover it). One instance
  * per thread, shared by the client side's request parsers and the upstream side's
  * response parsers. No lenient flag is ever set.
  *

@@ -4,6 +4,7 @@
  * request, so that a request pipelined behind it is parsed only once the connection has
  * answered this one: a request behind a refusal is never even parsed.
  */
+import { HeaderBlock } from './header-block.ts';
 import { LLHTTP, LlhttpParser, type LlhttpHandler } from './llhttp.ts';
 
 /** A parsed request head. */
@@ -27,20 +28,15 @@ export interface RequestEvents {
 
 export class RequestParser implements LlhttpHandler {
   readonly #events: RequestEvents;
-  readonly #maxHeaderBytes: number;
   readonly #parser: LlhttpParser;
+  readonly #headers: HeaderBlock;
   #url = '';
-  #raw: string[] = [];
-  #headerBytes = 0;
-  /** The next header callback continues the last field (true) or value (false). */
-  #inField = false;
-  #inValue = false;
   /** Set by a callback that stopped llhttp on purpose (a head over the size limit). */
   #failure: string | null = null;
 
   constructor(events: RequestEvents, maxHeaderBytes: number) {
     this.#events = events;
-    this.#maxHeaderBytes = maxHeaderBytes;
+    this.#headers = new HeaderBlock(maxHeaderBytes);
     this.#parser = new LlhttpParser(LLHTTP.REQUEST, this);
   }
 
@@ -77,16 +73,13 @@ export class RequestParser implements LlhttpHandler {
 
   messageBegin(): number {
     this.#url = '';
-    this.#raw = [];
-    this.#headerBytes = 0;
-    this.#inField = false;
-    this.#inValue = false;
+    this.#headers.reset();
     return 0;
   }
 
   url(bytes: Buffer): number {
     this.#url += bytes.toString('latin1');
-    return this.#count(bytes.length);
+    return this.#within(this.#headers.count(bytes.length));
   }
 
   status(): number {
@@ -94,40 +87,25 @@ export class RequestParser implements LlhttpHandler {
   }
 
   headerField(bytes: Buffer): number {
-    const raw = this.#raw;
-    if (this.#inField) raw[raw.length - 1] += bytes.toString('latin1');
-    else raw.push(bytes.toString('latin1'));
-    this.#inField = true;
-    this.#inValue = false;
-    return this.#count(bytes.length);
+    return this.#within(this.#headers.field(bytes));
   }
 
   headerValue(bytes: Buffer): number {
-    const raw = this.#raw;
-    if (this.#inValue) raw[raw.length - 1] += bytes.toString('latin1');
-    else raw.push(bytes.toString('latin1'));
-    this.#inValue = true;
-    this.#inField = false;
-    return this.#count(bytes.length);
+    return this.#within(this.#headers.value(bytes));
   }
 
   headersComplete(): number {
-    // A field with no value (`Name:` then the end of the line) gets an empty one.
-    if (this.#raw.length % 2 === 1) this.#raw.push('');
     const parser = this.#parser;
     this.#events.onHead({
       method: parser.method(),
       url: this.#url,
       versionMajor: parser.versionMajor(),
       versionMinor: parser.versionMinor(),
-      raw: this.#raw,
+      raw: this.#headers.lines(),
       keepAlive: parser.shouldKeepAlive(),
     });
     // Trailers of a chunked body, if any, are parsed (and limited) on their own.
-    this.#raw = [];
-    this.#headerBytes = 0;
-    this.#inField = false;
-    this.#inValue = false;
+    this.#headers.reset();
     return 0;
   }
 
@@ -141,9 +119,9 @@ export class RequestParser implements LlhttpHandler {
     return LLHTTP.PAUSED;
   }
 
-  #count(bytes: number): number {
-    this.#headerBytes += bytes;
-    if (this.#headerBytes <= this.#maxHeaderBytes) return 0;
+  /** 0 while the head is within its size limit; past it, llhttp is stopped with HPE_HEADER_OVERFLOW. */
+  #within(ok: boolean): number {
+    if (ok) return 0;
     this.#failure = 'HPE_HEADER_OVERFLOW';
     return -1;
   }

@@ -23,7 +23,7 @@ import type { Readable } from 'node:stream';
 import { now } from '../shared/clock.ts';
 import type { Timed } from '../shared/connection-deadlines.ts';
 import { IdleTimes, mayReuseAfter } from './keep-alive.ts';
-import { ResponseParseError, ResponseParser, type ResponseEvents } from './response-parser.ts';
+import { ResponseParseError, ResponseParser, type ResponseEvents } from '../http1/response-parser.ts';
 import { UpstreamFailure } from './upstream-errors.ts';
 import { invalidTarget, RequestControl, type ControlTarget, streamBody, writeRequest, type UpstreamHandler, type UpstreamRequest } from './upstream-request.ts';
 

@@ -11,7 +11,7 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { request } from 'undici';
-import { ResponseParseError, ResponseParser } from '../../src/upstream/response-parser.ts';
+import { ResponseParseError, ResponseParser } from '../../src/http1/response-parser.ts';
 import { openRawClient, startTestBalancer, waitFor, within, type RawClient, type TestBalancer } from '../helpers.ts';
 
 // --- a raw backend ----------------------------------------------------------------------

@@ -1,9 +1,10 @@
 /**
  * @module The HTTP/1.1 response parser of the upstream side: llhttp in response mode,
- * through the thread's one wasm instance (src/http1/llhttp.ts). No lenient flag is ever
+ * through the thread's one wasm instance (llhttp.ts). No lenient flag is ever
  * set: a response llhttp refuses is a malformed response.
  */
-import { LLHTTP, LlhttpParser, type LlhttpHandler } from '../http1/llhttp.ts';
+import { HeaderBlock } from './header-block.ts';
+import { LLHTTP, LlhttpParser, type LlhttpHandler } from './llhttp.ts';
 
 /**
  * What a parser reports, in order: per final response `begin`, `headers`, `body`*,
@@ -34,12 +35,8 @@ export class ResponseParser implements LlhttpHandler {
   readonly #events: ResponseEvents;
   readonly #maxHeaderBytes: number;
   readonly #parser: LlhttpParser;
+  readonly #headers: HeaderBlock;
   #statusMessage = '';
-  #raw: string[] = [];
-  #headerBytes = 0;
-  /** The next header callback continues the last field (true) or value (false). */
-  #inField = false;
-  #inValue = false;
   #failure: ResponseParseError | null = null;
   /** The response being parsed is an interim (1xx) one. */
   #interim = false;
@@ -47,6 +44,7 @@ export class ResponseParser implements LlhttpHandler {
   constructor(events: ResponseEvents, maxHeaderBytes: number) {
     this.#events = events;
     this.#maxHeaderBytes = maxHeaderBytes;
+    this.#headers = new HeaderBlock(maxHeaderBytes);
     this.#parser = new LlhttpParser(LLHTTP.RESPONSE, this);
   }
 
@@ -81,10 +79,7 @@ export class ResponseParser implements LlhttpHandler {
     }
     this.#interim = false;
     this.#statusMessage = '';
-    this.#raw = [];
-    this.#headerBytes = 0;
-    this.#inField = false;
-    this.#inValue = false;
+    this.#headers.reset();
     return 0;
   }
 
@@ -94,31 +89,20 @@ export class ResponseParser implements LlhttpHandler {
 
   status(bytes: Buffer): number {
     this.#statusMessage += bytes.toString('latin1');
-    return this.#count(bytes.length);
+    return this.#within(this.#headers.count(bytes.length));
   }
 
   headerField(bytes: Buffer): number {
-    const raw = this.#raw;
-    if (this.#inField) raw[raw.length - 1] += bytes.toString('latin1');
-    else raw.push(bytes.toString('latin1'));
-    this.#inField = true;
-    this.#inValue = false;
-    return this.#count(bytes.length);
+    return this.#within(this.#headers.field(bytes));
   }
 
   headerValue(bytes: Buffer): number {
-    const raw = this.#raw;
-    if (this.#inValue) raw[raw.length - 1] += bytes.toString('latin1');
-    else raw.push(bytes.toString('latin1'));
-    this.#inValue = true;
-    this.#inField = false;
-    return this.#count(bytes.length);
+    return this.#within(this.#headers.value(bytes));
   }
 
   /** 0: a body may follow; 1: none (1xx, or the events say so, as for HEAD). */
   headersComplete(statusCode: number, _upgrade: boolean, keepAlive: boolean): number {
-    // A field with no value (`Name:` then the end of the line) gets an empty one.
-    if (this.#raw.length % 2 === 1) this.#raw.push('');
+    const raw = this.#headers.lines();
     if (statusCode === 101) {
       this.#failure = new ResponseParseError('HPE_UNEXPECTED_UPGRADE', '101 Switching Protocols to a request that asked for no upgrade');
       return -1;
@@ -127,13 +111,10 @@ export class ResponseParser implements LlhttpHandler {
       this.#interim = true;
       return 1;
     }
-    const noBody = this.#events.onHeaders(statusCode, this.#statusMessage, this.#raw, keepAlive);
+    const noBody = this.#events.onHeaders(statusCode, this.#statusMessage, raw, keepAlive);
     // Trailers of a chunked body, if any, are parsed (and limited) on their own and not
     // relayed: the array handed on above stays as it was.
-    this.#raw = [];
-    this.#headerBytes = 0;
-    this.#inField = false;
-    this.#inValue = false;
+    this.#headers.reset();
     return noBody ? 1 : 0;
   }
 
@@ -148,9 +129,9 @@ export class ResponseParser implements LlhttpHandler {
     return 0;
   }
 
-  #count(bytes: number): number {
-    this.#headerBytes += bytes;
-    if (this.#headerBytes <= this.#maxHeaderBytes) return 0;
+  /** 0 while the head is within its size limit; past it, llhttp is stopped with HPE_HEADER_OVERFLOW. */
+  #within(ok: boolean): number {
+    if (ok) return 0;
     this.#failure = new ResponseParseError('HPE_HEADER_OVERFLOW', `response headers exceed ${this.#maxHeaderBytes} bytes`);
     return -1;
   }

@@ -1,5 +1,5 @@
 /**
- * @module ResponseParser (src/upstream/response-parser.ts) driven directly: the events it
+ * @module ResponseParser (src/http1/response-parser.ts) driven directly: the events it
  * reports and their order, the same events whatever the chunking, everything strict
  * llhttp refuses, interim responses, bodies that a status or a HEAD rules out, bodies
  * delimited by the close, keep-alive, bytes nobody asked for, the header limit, and
@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ResponseParseError, ResponseParser } from '../../src/upstream/response-parser.ts';
+import { ResponseParseError, ResponseParser } from '../../src/http1/response-parser.ts';
 
 type Event =
   | { readonly kind: 'begin' }
