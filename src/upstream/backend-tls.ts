@@ -1,5 +1,5 @@
 /**
- * @module How a listener thread connects to an https:// backend: the name it asks for
+ * @module How a listener thread connects to a backend, and to an https:// one: the name it asks for
  * (SNI) and checks the certificate against is the backend's host, the authorities are
  * --backend-ca's or else Node's bundled ones plus the system's, and only TLS 1.2 and 1.3
  * are spoken. --backend-insecure turns verification off (the main thread logs it).
@@ -7,8 +7,8 @@
  * One secure context per thread: built from hundreds of authorities, it is far too
  * costly to make per connection, which is what passing `ca` to `tls.connect` would do.
  */
-import { isIP } from 'node:net';
-import { createSecureContext, getCACertificates, type ConnectionOptions, type SecureContext } from 'node:tls';
+import { connect, isIP, type Socket } from 'node:net';
+import { connect as connectTls, createSecureContext, getCACertificates, type ConnectionOptions, type SecureContext } from 'node:tls';
 import type { BackendTlsConfig } from '../config/config.ts';
 
 const contexts = new WeakMap<BackendTlsConfig, SecureContext>();
@@ -22,6 +22,13 @@ export function secureContext(config: BackendTlsConfig): SecureContext {
     contexts.set(config, context);
   }
   return context;
+}
+
+/** A new connection to a backend, plain or TLS, and the event that says it is ready to
+ * carry a request: for TLS, the end of the handshake, so that the connect timeout covers it. */
+export function connectBackend(host: string, port: number, tls: ConnectionOptions | null): { socket: Socket; ready: 'connect' | 'secureConnect' } {
+  if (tls === null) return { socket: connect({ host, port, noDelay: true }), ready: 'connect' };
+  return { socket: connectTls({ ...tls, host, port }).setNoDelay(true), ready: 'secureConnect' };
 }
 
 export function tlsOptions(host: string, config: BackendTlsConfig): ConnectionOptions {

@@ -3,28 +3,23 @@
  * request head written in one piece (with the body when it is held whole), the response
  * parsed by llhttp and handed on chunk by chunk, and the connection offered again only
  * when the response ended cleanly, its request was written whole, and neither side
- * announced a close.
- *
- * Why not undici here (it stays the client for health probes): a relay needs only
- * this much of an HTTP client, and undici's general machinery (header validation in
- * its Request constructor, the pool's scans and per-request events, the `setImmediate`
- * before each reuse, `parseHeaders`) was about half the JavaScript time of a proxied
- * request. bench/README.md, "Levers measured for #9", has the numbers.
+ * announced a close. Not undici (which stays the prober's client): its general machinery
+ * was half the JavaScript time of a proxied request (bench/README.md, lever 6).
  *
  * Keep-alive safety: bytes that arrive while no request is outstanding, or after a
- * response ended, close the connection (they can only be a broken backend or an
- * attack); a FIN closes it; `Connection: close`, an HTTP/1.0 answer without keep-alive,
- * a response to HEAD (a backend may wrongly send a body) and a response that came
- * before its request was written whole all close it after the response.
+ * response ended, close the connection (a broken backend or an attack); so does a FIN;
+ * `Connection: close`, an HTTP/1.0 answer without keep-alive, a response to HEAD and one
+ * that came before its request was written whole close it after the response.
  */
-import { connect, type Socket } from 'node:net';
-import { connect as connectTls, type ConnectionOptions } from 'node:tls';
+import type { Socket } from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
 import type { Readable } from 'node:stream';
 import { now } from '../shared/clock.ts';
 import type { Timed } from '../shared/connection-deadlines.ts';
+import { connectBackend } from './backend-tls.ts';
 import { IdleTimes, mayReuseAfter } from './keep-alive.ts';
 import { ResponseParseError, ResponseParser, type ResponseEvents } from '../http1/response-parser.ts';
-import { UpstreamFailure } from './upstream-errors.ts';
+import { closedFailure, socketFailure, UpstreamFailure } from './upstream-errors.ts';
 import { invalidTarget, RequestControl, type ControlTarget, streamBody, writeRequest, type UpstreamHandler, type UpstreamRequest } from './upstream-request.ts';
 
 export interface ConnectionSettings {
@@ -86,13 +81,9 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
     this.#idleTimes = new IdleTimes(settings.idleMs);
     this.#parser = new ResponseParser(this, settings.maxHeaderBytes);
     this.#arm(Waiting.Connect, settings.connectMs);
-    // The connect timeout covers a TLS handshake too: a connection is ready once it is secure.
-    const socket =
-      settings.tls === null
-        ? connect({ host: settings.host, port: settings.port, noDelay: true })
-        : connectTls({ ...settings.tls, host: settings.host, port: settings.port }).setNoDelay(true);
+    const { socket, ready } = connectBackend(settings.host, settings.port, settings.tls);
     this.#socket = socket;
-    socket.once(settings.tls === null ? 'connect' : 'secureConnect', this.#onConnect);
+    socket.once(ready, this.#onConnect);
     socket.on('data', this.#onData);
     socket.once('end', this.#onEnd);
     socket.on('error', this.#onError);
@@ -193,7 +184,7 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
     try {
       this.#parser.execute(chunk);
     } catch (error) {
-      return this.#destroy(this.#failure(error));
+      return this.#destroy(error instanceof ResponseParseError ? new UpstreamFailure(error.code, error.message, this.#reused, error) : (error as Error));
     }
     if (this.#ended) this.#afterResponse();
   };
@@ -211,8 +202,7 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
   };
 
   #onError = (error: Error): void => {
-    const code = (error as { code?: unknown }).code;
-    this.#destroy(new UpstreamFailure(typeof code === 'string' ? code : 'UPSTREAM_CLOSED', error.message, this.#reused, error));
+    this.#destroy(socketFailure(error, this.#reused));
   };
 
   #onClose = (): void => {
@@ -324,11 +314,6 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
   }
 
   #closedError(): UpstreamFailure {
-    return new UpstreamFailure('UPSTREAM_CLOSED', 'the backend closed the connection', this.#reused);
-  }
-
-  #failure(error: unknown): Error {
-    if (error instanceof ResponseParseError) return new UpstreamFailure(error.code, error.message, this.#reused, error);
-    return error as Error;
+    return closedFailure(this.#reused);
   }
 }

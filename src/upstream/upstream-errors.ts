@@ -33,6 +33,17 @@ export class UpstreamFailure extends Error {
   }
 }
 
+/** A socket's own error (`ECONNRESET`, a TLS verification code, ...) as a failure. */
+export function socketFailure(error: Error, reused: boolean): UpstreamFailure {
+  const code = (error as { code?: unknown }).code;
+  return new UpstreamFailure(typeof code === 'string' ? code : 'UPSTREAM_CLOSED', error.message, reused, error);
+}
+
+/** The backend closed (or reset) the connection while a request was on it. */
+export function closedFailure(reused: boolean): UpstreamFailure {
+  return new UpstreamFailure('UPSTREAM_CLOSED', 'the backend closed the connection', reused);
+}
+
 const FAILURES: Record<string, { phase: FailurePhase; what: string }> = {
   ECONNREFUSED: { phase: 'connect', what: 'refused the connection' },
   CONNECT_TIMEOUT: { phase: 'connect', what: 'did not accept the connection in time' },
