@@ -31,6 +31,7 @@ async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   let config: Config = parsed.config;
+  for (const warning of parsed.warnings) console.error(`switchyard: warning: ${warning}`);
 
   let demo: DemoBackends | null = null;
   let balancer;
@@ -74,11 +75,14 @@ async function main(argv: readonly string[]): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // SIGHUP re-reads the certificates (the reload logs what it did); without TLS it is ignored.
+  process.on('SIGHUP', () => void balancer.reloadCertificates());
+  if (balancer.redirect) log(`redirecting http://${hostForUrl(balancer.host)}:${balancer.redirect.port} to https:// (308)`);
   if (balancer.admin) log(`admin on http://${hostForUrl(balancer.admin.host)}:${balancer.admin.port} (dashboard /, metrics /metrics)`);
   // Only now: whoever waits for this line may signal us at once.
   const backends = config.backends.map(({ origin, weight }) => `${origin} (weight ${weight})`);
   log(
-    `listening on http://${hostForUrl(balancer.host)}:${balancer.port} ` +
+    `listening on ${config.tls === null ? 'http' : 'https'}://${hostForUrl(balancer.host)}:${balancer.port} ` +
       `(${config.threads} listener thread${config.threads === 1 ? '' : 's'}, ${config.routing.algorithm} over ` +
       `${backends.length} backend${backends.length === 1 ? '' : 's'}: ${backends.join(', ')})`,
   );

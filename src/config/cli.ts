@@ -11,6 +11,7 @@ import { DEFAULTS, type Config } from './config.ts';
 import { backendSpec, describeParseError, duration, integer, size, UsageError } from './flag-values.ts';
 import { backendTlsConfig } from './backend-tls-flags.ts';
 import { accessLogConfig, adminConfig } from './observability-flags.ts';
+import { tlsConfig } from './tls-flags.ts';
 import { ejectionConfig, healthConfig, routingConfig } from './routing-flags.ts';
 
 export { UsageError };
@@ -61,10 +62,14 @@ const OPTIONS = {
   'admin-host': { type: 'string' },
   'admin-token': { type: 'string' },
   'access-log': { type: 'string' },
+  'tls-cert': { type: 'string', multiple: true },
+  'tls-key': { type: 'string', multiple: true },
+  'redirect-http': { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
-export type CliResult = { readonly kind: 'help' } | { readonly kind: 'run'; readonly config: Config };
+/** `warnings`: lines to print at start (a certificate served though expired). */
+export type CliResult = { readonly kind: 'help' } | { readonly kind: 'run'; readonly config: Config; readonly warnings: readonly string[] };
 
 export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): CliResult {
   let parsed;
@@ -93,6 +98,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
   if (maxBackends < given) {
     throw new UsageError(`--max-backends ${maxBackends} is not allowed: ${given} backends are given, so at least ${given} slots are needed`);
   }
+  const warnings: string[] = [];
   const config: Config = {
     host: host(values.host),
     port,
@@ -126,18 +132,21 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     shutdownTimeoutMs: duration('--shutdown-timeout', values['shutdown-timeout'], DEFAULTS.shutdownTimeoutMs),
     admin: adminConfig(values, env, port),
     accessLog: accessLogConfig(values['access-log']),
+    tls: tlsConfig(values, port, (line) => warnings.push(line)),
   };
   if (config.client.maxUrlBytes >= config.client.maxHeaderBytes) {
     throw new UsageError(`--max-url-length ${config.client.maxUrlBytes} must be below --max-header-size ${config.client.maxHeaderBytes}: the request line is part of the head`);
   }
-  return { kind: 'run', config: deepFreeze(config) };
+  return { kind: 'run', config: deepFreeze(config), warnings };
 }
 
-/** A flag given twice would silently take its last value: only --backend repeats. */
+const REPEATABLE = new Set(['backend', 'tls-cert', 'tls-key']);
+
+/** A flag given twice would silently take its last value: only --backend and the TLS pairs repeat. */
 function refuseRepeatedFlags(tokens: ReadonlyArray<{ kind: string; name?: string; value?: string | undefined }>): void {
   const seen = new Map<string, string | undefined>();
   for (const token of tokens) {
-    if (token.kind !== 'option' || token.name === undefined || token.name === 'backend') continue;
+    if (token.kind !== 'option' || token.name === undefined || REPEATABLE.has(token.name)) continue;
     if (seen.has(token.name)) {
       const values = [seen.get(token.name), token.value].map((value) => (value === undefined ? '(no value)' : JSON.stringify(value)));
       throw new UsageError(`--${token.name} is given twice (${values.join(' and ')}); give each flag once`);

@@ -3,6 +3,7 @@
  * It is plain data so that it crosses into worker threads as `workerData` unchanged.
  */
 import type { AlgorithmName } from '../routing/algorithms/names.ts';
+import type { ServedCertificate } from '../tls/certificates.ts';
 
 /** How the balancer talks to backends: timeouts, and how many connections it may open. */
 export interface UpstreamConfig {
@@ -111,6 +112,14 @@ export interface AdminConfig {
   readonly token: string | null;
 }
 
+/** TLS termination: the balancer's port speaks HTTPS. */
+export interface TlsConfig {
+  /** Served by the names they carry (SNI); the first to clients that name no known host. */
+  readonly certificates: readonly ServedCertificate[];
+  /** --redirect-http: a plain-HTTP port answering 308 to the https:// URL; null: none; 0: ephemeral. */
+  readonly redirectHttpPort: number | null;
+}
+
 /** Where the access log goes: one JSON line per request. */
 export type AccessLogConfig = { readonly to: 'stdout' | 'stderr' } | { readonly to: 'file'; readonly path: string };
 
@@ -136,6 +145,8 @@ export interface Config {
   readonly admin: AdminConfig | null;
   /** null: --access-log off. */
   readonly accessLog: AccessLogConfig | null;
+  /** null: plain HTTP (no --tls-cert). */
+  readonly tls: TlsConfig | null;
 }
 
 export const DEFAULTS = {
@@ -167,4 +178,5 @@ export const DEFAULTS = {
   shutdownTimeoutMs: 15_000,
   admin: { host: '127.0.0.1', port: 9901, token: null },
   accessLog: null,
+  tls: null,
 } as const satisfies Omit<Config, 'threads' | 'backends' | 'health'> & { health: Omit<HealthCheckConfig, 'path'> };

@@ -67,6 +67,9 @@ ${row('--max-url-length B', 'request target, else 414', `${DEFAULTS.client.maxUr
 ${row('--max-body B', 'request body, else 413', 'no limit')}
 ${row('--max-connections N', 'open client connections per listener thread', DEFAULTS.client.maxConnections)}
 ${row('--accept-proxy-protocol', ['each connection starts with a PROXY v1/v2 header', 'naming the client (behind an L4 balancer)'], 'off')}
+${row('--tls-cert FILE', ['serve HTTPS: a PEM certificate (chain), repeatable;', 'chosen by SNI, the first by default; SIGHUP', 'or a change of the file reloads it'], 'off')}
+${row('--tls-key FILE', 'the PEM key of the --tls-cert given in its place', 'off')}
+${row('--redirect-http PORT', 'a plain port answering 308 to https://', 'off')}
 ${row('--upstream-connections N', ['most connections per backend and listener thread;', 'more requests wait for one, up to', '--connect-timeout, else 503'], 'no limit')}
 ${row('--backend-ca FILE', ['PEM authorities that sign https backends\'', 'certificates (instead of the default ones)'], 'Node\'s + system')}
 ${row('--backend-insecure', ['do not verify https backends\' certificates', '(logged at start)'], 'off')}
@@ -81,6 +84,7 @@ ${row('--help', 'this text')}
 
 switchyard ctl --help: steer a running balancer (drain, weight, add, remove ...).
 
-Every flag but --backend may be given once. Prints "listening on http://HOST:PORT" once
-every listener accepts. Exit codes: 0 clean stop, 1 failed to start or crashed, 2 bad
+Every flag but --backend, --tls-cert and --tls-key may be given once. Prints "listening
+on http://HOST:PORT" (https:// with --tls-cert) once every listener accepts. SIGHUP
+reloads the certificates. Exit codes: 0 clean stop, 1 failed to start or crashed, 2 bad
 flag, 3 stopped with requests aborted at the shutdown deadline.`;

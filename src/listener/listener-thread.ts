@@ -22,6 +22,8 @@ import { watchEventLoopDelay } from './event-loop-delay.ts';
 import { createRelayContext } from './relay-setup.ts';
 import { listenAcceptors, type Acceptors } from './acceptors.ts';
 import { readProxyHeader } from './proxy-header-reader.ts';
+import { terminateTls } from './tls-termination.ts';
+import { SniContexts } from '../tls/sni-contexts.ts';
 
 const { config, buffer, listener, port } = workerData as ListenerThreadData;
 const limits = config.client;
@@ -94,6 +96,12 @@ function onResponseClosed(): void {
   if (draining) setImmediate(() => front.closeIdleConnections());
 }
 
+/** With --tls-cert: the certificates served, by SNI; replaced on reload. */
+const sni = config.tls === null ? null : new SniContexts(config.tls.certificates);
+const serve = (socket: Socket): void => front.accept(socket);
+const secure =
+  sni === null ? serve : (socket: Socket): void => terminateTls(socket, { contexts: sni, handshakeMs: limits.headersTimeoutMs, onSecure: serve });
+
 /** The listening sockets, once bound; closed first on shutdown. */
 let acceptors: Acceptors | null = null;
 
@@ -135,6 +143,7 @@ function finish(aborted: number): void {
 
 parentPort?.on('message', (message: SupervisorMessage) => {
   if (message.type === 'shutdown') shutdown(message.timeoutMs);
+  else if (message.type === 'certificates') sni?.replace(message.certificates);
 });
 if (parentPort) answerUsageRequests(parentPort);
 
@@ -149,15 +158,16 @@ listenAcceptors({
   host: config.host,
   port,
   backlog: ACCEPT_BACKLOG,
-  // The front serves what the acceptors accept (acceptors.ts says why there are several).
+  // What the acceptors accept (acceptors.ts says why there are several): its PROXY
+  // protocol header read, its TLS handshake made, when configured, then served.
   onSocket: limits.acceptProxyProtocol
     ? (socket) =>
         readProxyHeader(socket, {
           timeoutMs: limits.headersTimeoutMs,
-          onReady: (ready) => front.accept(ready),
+          onReady: secure,
           onRefused: () => state.headerBump('proxyHeaderRefused'),
         })
-    : (socket) => front.accept(socket),
+    : secure,
 }).then(
   (bound) => {
     acceptors = bound;

@@ -77,6 +77,7 @@ export class Exchange implements UpstreamHandler, QueuedRequest {
       path: req.url,
       headers: upstreamRequestHeaders(req.rawHeaders, {
         clientAddress: clientAddress(req.socket) ?? '',
+        proto: 'encrypted' in req.socket ? 'https' : 'http',
         httpVersion: req.httpVersion,
         stickyCookie: context.sticky?.cookie ?? null,
       }),

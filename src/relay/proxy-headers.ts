@@ -44,6 +44,8 @@ function connectionNamed(values: readonly string[]): Set<string> | null {
 export interface ForwardingContext {
   /** The client's address as the balancer saw it (the TCP peer). */
   readonly clientAddress: string;
+  /** `https` when the client's connection to the balancer is TLS; `http` by default. */
+  readonly proto?: 'http' | 'https';
   /** `1.1`, `1.0`: the protocol version between client and balancer, for Via. */
   readonly httpVersion: string;
   /** The sticky-session cookie, which is the balancer's and never reaches a backend. */
@@ -84,7 +86,7 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], context: F
   }
   forwardedFor.push(context.clientAddress);
   out.push('x-forwarded-for', forwardedFor.join(', '));
-  out.push('x-forwarded-proto', 'http');
+  out.push('x-forwarded-proto', context.proto ?? 'http');
   if (host !== undefined) out.push('x-forwarded-host', host);
   via.push(`${context.httpVersion} ${VIA_NAME}`);
   out.push('via', via.join(', '));

@@ -15,11 +15,19 @@ export interface Peer {
 }
 
 const proxied = new WeakMap<Peer, ProxiedAddress>();
+/** A connection layered over another (TLS over TCP): the inner one knows the client. */
+const inner = new WeakMap<Peer, Peer>();
+
+export function sameClientAs(outer: Peer, under: Peer): void {
+  inner.set(outer, under);
+}
 
 export function recordProxiedClient(socket: Peer, client: ProxiedAddress): void {
   proxied.set(socket, client);
 }
 
 export function clientAddress(socket: Peer): string | null {
+  const under = inner.get(socket);
+  if (under !== undefined) return clientAddress(under);
   return proxied.get(socket)?.address ?? socket.remoteAddress ?? null;
 }

@@ -2,6 +2,7 @@
  * @module Every message that crosses between the main thread and its worker threads.
  * Payloads are plain data; errors travel as `{code, message}`.
  */
+import type { ServedCertificate } from '../tls/certificates.ts';
 import type { Config } from '../config/config.ts';
 
 /** Sent once by a listener (or demo backend) thread when its server accepts connections. */
@@ -30,6 +31,12 @@ export interface ShutdownMessage {
   readonly timeoutMs: number;
 }
 
+/** Sent by the main thread after a reload: serve these certificates to new handshakes. */
+export interface CertificatesMessage {
+  readonly type: 'certificates';
+  readonly certificates: readonly ServedCertificate[];
+}
+
 /** Sent by the main thread: report this thread's own CPU time and heap (bench, soak, tests). */
 export interface UsageRequestMessage {
   readonly type: 'usage-request';
@@ -46,7 +53,7 @@ export interface UsageMessage {
 }
 
 export type ThreadMessage = ListeningMessage | StoppedAcceptingMessage | DrainedMessage | UsageMessage;
-export type SupervisorMessage = ShutdownMessage | UsageRequestMessage;
+export type SupervisorMessage = ShutdownMessage | UsageRequestMessage | CertificatesMessage;
 
 /** What a listener thread needs to start. */
 export interface ListenerThreadData {

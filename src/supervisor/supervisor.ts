@@ -14,7 +14,9 @@ import { EventLog } from '../control/event-log.ts';
 import { HealthChecker } from '../control/health-checker.ts';
 import { releaseListener } from '../control/listener-repair.ts';
 import { SharedState } from '../shared/shared-state.ts';
-import type { ListenerThreadData } from './messages.ts';
+import { CertificateReloader } from '../tls/certificate-reloader.ts';
+import { startRedirectServer, type RedirectServer } from '../tls/redirect-server.ts';
+import type { CertificatesMessage, ListenerThreadData } from './messages.ts';
 import { SupervisedThread } from './supervised-thread.ts';
 
 const LISTENER_ENTRY = new URL('../listener/listener-thread.ts', import.meta.url);
@@ -37,6 +39,11 @@ export interface Balancer {
   readonly listeners: readonly SupervisedThread[];
   /** The admin listener (/metrics, /status, dashboard, runtime API); null with --admin-port off. */
   readonly admin: AdminServer | null;
+  /** --redirect-http's listener; null without it. */
+  readonly redirect: RedirectServer | null;
+  /** Reads the --tls-cert/--tls-key files again (SIGHUP); returns the line it logged, or
+   * null without TLS. */
+  reloadCertificates(): string | null;
   /** Drains and stops every thread; resolves with the number of requests aborted at the deadline. */
   stop(timeoutMs?: number): Promise<number>;
 }
@@ -60,6 +67,19 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
   const checker = config.health === null ? null : new HealthChecker(state, config.health, { log: logEvent, slowStartMs, tls: config.upstream.tls });
   const listeners: SupervisedThread[] = [];
   let admin: AdminServer | null = null;
+  let redirect: RedirectServer | null = null;
+  const certificates =
+    config.tls === null
+      ? null
+      : new CertificateReloader(config.tls, {
+          log: logEvent,
+          publish: (served) => {
+            const message: CertificatesMessage = { type: 'certificates', certificates: served };
+            for (const thread of listeners) thread.worker?.postMessage(message);
+          },
+        });
+  /** The config a listener thread starts with: after a reload, the certificates in use now. */
+  const listenerConfig = (): Config => (config.tls === null || certificates === null ? config : { ...config, tls: { ...config.tls, certificates: certificates.current } });
   const stopAll = async (timeoutMs: number): Promise<number> => {
     let waiting = listeners.filter((thread) => thread.worker !== null).length;
     let inFlight = 0;
@@ -70,6 +90,8 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
     const aborted = await Promise.all(listeners.map((thread) => thread.stop(timeoutMs, onStoppedAccepting)));
     await checker?.stop();
     await events.stop();
+    certificates?.close();
+    await redirect?.close();
     // Last: /healthz answers 503 while the listeners drain, for orchestrators to see.
     await admin?.close();
     return aborted.reduce((sum, n) => sum + n, 0);
@@ -86,7 +108,7 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
           label: `listener ${listener}`,
           entry: LISTENER_ENTRY,
           resourceLimits: LISTENER_LIMITS,
-          workerData: (): ListenerThreadData => ({ config, buffer: state.buffer, listener, port }),
+          workerData: (): ListenerThreadData => ({ config: listenerConfig(), buffer: state.buffer, listener, port }),
           log: logEvent,
           onDeath: () => {
             const released = releaseListener(state, listener);
@@ -99,6 +121,7 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
     const [first, ...rest] = listeners;
     if (first) port = await first.start();
     await Promise.all(rest.map((thread) => thread.start()));
+    if (config.tls?.redirectHttpPort != null) redirect = await startRedirectServer(config.host, config.tls.redirectHttpPort, port);
     if (config.admin !== null) {
       const { slowStartMs } = config.routing;
       admin = await startAdminServer(config.admin, ADMIN_ROUTES, {
@@ -120,6 +143,8 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
       table,
       listeners,
       admin,
+      redirect,
+      reloadCertificates: () => certificates?.reload('SIGHUP') ?? null,
       stop: (timeoutMs = config.shutdownTimeoutMs) => stopAll(timeoutMs),
     };
   } catch (error) {

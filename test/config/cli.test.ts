@@ -56,6 +56,7 @@ test('no flags give the documented defaults', () => {
     shutdownTimeoutMs: 15_000,
     admin: { host: '127.0.0.1', port: 9901, token: null },
     accessLog: null,
+    tls: null,
   });
 });
 

@@ -1,0 +1,76 @@
+/**
+ * @module Certificate reload, on the main thread: on SIGHUP (main.ts) and whenever a
+ * certificate or key file changes, every pair is read and checked again
+ * (certificates.ts); only when all of them are good do the listener threads get them, and
+ * new handshakes use them while connections already made go on. A bad file keeps the
+ * certificates in use, and says why in the log.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import type { TlsConfig } from '../config/config.ts';
+import { CertificateError, loadCertificates, type ServedCertificate } from './certificates.ts';
+
+/** Editors and `cp` write a file in several steps: a change is read once they settle. */
+const SETTLE_MS = 200;
+
+export interface ReloaderOptions {
+  readonly log: (line: string) => void;
+  /** Hands the new certificates to every listener thread. */
+  readonly publish: (certificates: readonly ServedCertificate[]) => void;
+}
+
+export class CertificateReloader {
+  readonly #options: ReloaderOptions;
+  readonly #watchers: FSWatcher[] = [];
+  #current: readonly ServedCertificate[];
+  #timer: NodeJS.Timeout | null = null;
+
+  constructor(config: TlsConfig, options: ReloaderOptions) {
+    this.#options = options;
+    this.#current = config.certificates;
+    for (const file of new Set(config.certificates.flatMap(({ certFile, keyFile }) => [certFile, keyFile]))) {
+      try {
+        const watcher = watch(file, () => this.#changed());
+        watcher.on('error', () => {});
+        this.#watchers.push(watcher);
+      } catch {
+        // A file that cannot be watched is still reloaded on SIGHUP.
+      }
+    }
+  }
+
+  /** What listener threads (re)started now must serve. */
+  get current(): readonly ServedCertificate[] {
+    return this.#current;
+  }
+
+  /** Reads every pair again; returns the line it logged. */
+  reload(why: string): string {
+    let line: string;
+    try {
+      const { certificates, warnings } = loadCertificates(this.#current);
+      for (const warning of warnings) this.#options.log(`warning: ${warning}`);
+      this.#current = certificates;
+      this.#options.publish(certificates);
+      line = `certificates reloaded (${why}): ${certificates.map(({ names, notAfter }) => `${names.join(', ') || '(no name)'} until ${notAfter}`).join('; ')}`;
+    } catch (error) {
+      if (!(error instanceof CertificateError)) throw error;
+      line = `certificate reload (${why}) failed, the certificates in use are kept: ${error.message}`;
+    }
+    this.#options.log(line);
+    return line;
+  }
+
+  close(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    for (const watcher of this.#watchers) watcher.close();
+  }
+
+  #changed(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.reload('a certificate file changed');
+    }, SETTLE_MS);
+    this.#timer.unref();
+  }
+}
