@@ -113,6 +113,7 @@ export function formatMetrics(stats: Stats, extras: MetricsExtras): string {
   perListener('switchyard_listener_connections_total', 'counter', 'Client connections the listener thread accepted.', (l) => l.connections);
   perListener('switchyard_listener_connections_open', 'gauge', 'Client connections open at the listener thread now.', (l) => l.connectionsOpen);
   perListener('switchyard_listener_requests_total', 'counter', 'Client requests the listener thread received.', (l) => l.requests);
+  perListener('switchyard_listener_tunnels_open', 'gauge', 'Upgraded connections (WebSocket) the listener thread relays now.', (l) => l.tunnelsOpen);
   perListener('switchyard_listener_accepting', 'gauge', '1 while the listener thread accepts connections, else 0.', (l) => (l.accepting ? 1 : 0));
   perListener('switchyard_listener_event_loop_delay_p99_seconds', 'gauge', "99th percentile of the listener thread's event-loop delay over its last window.", (l) => l.loopDelayP99Micros / 1e6);
   perListener('switchyard_listener_event_loop_delay_max_seconds', 'gauge', "Largest event-loop delay of the listener thread in its last window.", (l) => l.loopDelayMaxMicros / 1e6);

@@ -52,6 +52,8 @@ const OPTIONS = {
   'client-header-timeout': { type: 'string' },
   'client-body-timeout': { type: 'string' },
   'keep-alive-timeout': { type: 'string' },
+  'tunnel-idle-timeout': { type: 'string' },
+  'allow-upgrade': { type: 'string', multiple: true },
   'shutdown-timeout': { type: 'string' },
   'max-header-size': { type: 'string' },
   'max-url-length': { type: 'string' },
@@ -123,6 +125,8 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
       headersTimeoutMs: duration('--client-header-timeout', values['client-header-timeout'], DEFAULTS.client.headersTimeoutMs),
       bodyIdleMs: duration('--client-body-timeout', values['client-body-timeout'], DEFAULTS.client.bodyIdleMs),
       keepAliveMs: duration('--keep-alive-timeout', values['keep-alive-timeout'], DEFAULTS.client.keepAliveMs),
+      tunnelIdleMs: duration('--tunnel-idle-timeout', values['tunnel-idle-timeout'], DEFAULTS.client.tunnelIdleMs),
+      upgrades: allowedUpgrades(values['allow-upgrade'] ?? []),
       maxHeaderBytes: size('--max-header-size', values['max-header-size'], DEFAULTS.client.maxHeaderBytes, 1024),
       maxUrlBytes: size('--max-url-length', values['max-url-length'], DEFAULTS.client.maxUrlBytes, 16),
       maxBodyBytes: values['max-body'] === undefined ? DEFAULTS.client.maxBodyBytes : size('--max-body', values['max-body'], 0, 0),
@@ -140,7 +144,22 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
   return { kind: 'run', config: deepFreeze(config), warnings };
 }
 
-const REPEATABLE = new Set(['backend', 'tls-cert', 'tls-key']);
+const REPEATABLE = new Set(['backend', 'tls-cert', 'tls-key', 'allow-upgrade']);
+
+/** An Upgrade token as RFC 9110 section 7.8 writes it: a token, optionally `/version`. */
+const UPGRADE_TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+(?:\/[!#$%&'*+\-.^_`|~0-9a-z]+)?$/i;
+
+function allowedUpgrades(names: readonly string[]): string[] {
+  const allowed = new Set<string>(DEFAULTS.client.upgrades);
+  for (const name of names) {
+    if (!UPGRADE_TOKEN.test(name)) throw new UsageError(`--allow-upgrade ${JSON.stringify(name)} is not allowed: expected an Upgrade token such as websocket or name/1.0`);
+    if (name.toLowerCase().startsWith('h2c')) {
+      throw new UsageError(`--allow-upgrade ${JSON.stringify(name)} is not allowed: h2c is never relayed (a request smuggling vector); HTTP/2 clients speak it to the balancer itself`);
+    }
+    allowed.add(name.toLowerCase());
+  }
+  return [...allowed];
+}
 
 /** A flag given twice would silently take its last value: only --backend and the TLS pairs repeat. */
 function refuseRepeatedFlags(tokens: ReadonlyArray<{ kind: string; name?: string; value?: string | undefined }>): void {

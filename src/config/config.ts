@@ -40,6 +40,11 @@ export interface ClientLimits {
   readonly bodyIdleMs: number;
   /** An idle keep-alive connection is closed after this. */
   readonly keepAliveMs: number;
+  /** An upgraded connection (WebSocket) silent both ways this long is closed. */
+  readonly tunnelIdleMs: number;
+  /** Upgrade tokens relayed (lower-case): `websocket`, and those --allow-upgrade names.
+   * Any other Upgrade header is dropped and the request relayed as plain HTTP. */
+  readonly upgrades: readonly string[];
   /** Request line plus headers, in bytes: beyond it, 431. */
   readonly maxHeaderBytes: number;
   /** Request target, in bytes: beyond it, 414. */
@@ -169,6 +174,8 @@ export const DEFAULTS = {
     headersTimeoutMs: 10_000,
     bodyIdleMs: 30_000,
     keepAliveMs: 10_000,
+    tunnelIdleMs: 3_600_000,
+    upgrades: ['websocket'],
     maxHeaderBytes: 16 * 1024,
     maxUrlBytes: 8 * 1024,
     maxBodyBytes: null,

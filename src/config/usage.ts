@@ -66,6 +66,8 @@ ${row('--max-header-size B', 'request line + headers, else 431', `${DEFAULTS.cli
 ${row('--max-url-length B', 'request target, else 414', `${DEFAULTS.client.maxUrlBytes / 1024}k`)}
 ${row('--max-body B', 'request body, else 413', 'no limit')}
 ${row('--max-connections N', 'open client connections per listener thread', DEFAULTS.client.maxConnections)}
+${row('--tunnel-idle-timeout T', 'an upgraded (WebSocket) connection silent this long is closed', '1h')}
+${row('--allow-upgrade NAME', ['relay Upgrade: NAME too (websocket always is;', 'h2c never), repeatable'], 'websocket')}
 ${row('--accept-proxy-protocol', ['each connection starts with a PROXY v1/v2 header', 'naming the client (behind an L4 balancer)'], 'off')}
 ${row('--tls-cert FILE', ['serve HTTPS: a PEM certificate (chain), repeatable;', 'chosen by SNI, the first by default; SIGHUP', 'or a change of the file reloads it'], 'off')}
 ${row('--tls-key FILE', 'the PEM key of the --tls-cert given in its place', 'off')}

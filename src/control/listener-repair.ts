@@ -25,6 +25,7 @@ export function releaseListener(state: SharedState, listener: number): number {
   state.headerAdd('retriesInFlight', -state.listenerTake(listener, 'retriesInFlight'));
   // Its sockets died with it; a restarted thread counts its own from zero.
   state.listenerStore(listener, 'connectionsOpen', 0);
+  state.listenerStore(listener, 'tunnelsOpen', 0);
   state.listenerStore(listener, 'accepting', 0);
   state.publish();
   return released;

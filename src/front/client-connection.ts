@@ -19,6 +19,8 @@ import { now } from '../shared/clock.ts';
 import type { ConnectionDeadlines, Timed } from '../shared/connection-deadlines.ts';
 import { FrontRequest, type BodySource } from './front-request.ts';
 import { FrontResponse, type ResponseOwner } from './front-response.ts';
+import { joinTunnel, relayedUpgrade } from './tunnel.ts';
+
 
 /** What the server does with a connection's requests and failures. */
 export interface ConnectionHandlers {
@@ -164,6 +166,7 @@ export class ClientConnection implements Timed, ResponseOwner, BodySource, Reque
       if (name.length === 6 && name.toLowerCase() === 'expect') this.#expect = raw[i + 1] as string;
     }
     this.#request = new FrontRequest(head, this.socket, this);
+    this.#request.upgrade = relayedUpgrade(raw, this.#handlers.limits.upgrades);
     this.#dispatchDue = true;
   }
 
@@ -238,8 +241,16 @@ export class ClientConnection implements Timed, ResponseOwner, BodySource, Reque
         break;
       }
       if (errno === LLHTTP.PAUSED_UPGRADE) {
-        // After a request with Upgrade (refused or relayed as a plain request), the
-        // connection carries on in HTTP/1.1.
+        if (this.#request?.upgrade != null) {
+          // An upgrade the balancer relays: what follows is the new protocol's (or, if
+          // the backend declines, nothing more is read: the connection closes after).
+          const rest = chunk.subarray(this.#parser.stoppedAt);
+          this.#pending = rest.length > 0 ? rest : null;
+          this.#paused = true;
+          break;
+        }
+        // After a request with an Upgrade we do not relay (dropped, the request relayed
+        // as plain HTTP), the connection carries on in HTTP/1.1.
         this.#parser.resume(true);
         chunk = chunk.subarray(this.#parser.stoppedAt);
         if (chunk.length === 0) break;
@@ -281,6 +292,17 @@ export class ClientConnection implements Timed, ResponseOwner, BodySource, Reque
       this.socket.write('HTTP/1.1 100 Continue\r\n\r\n');
     }
     this.#handlers.onRequest(request, response);
+  }
+
+  /** The backend switched protocols: the 101 goes to the client, then the two sockets
+   * are joined (tunnel.ts) and this connection parses nothing more. */
+  tunnel(head: string, upstream: Socket, upstreamHead: Buffer, onClose: () => void): void {
+    this.#closing = true;
+    this.#handlers.deadlines.delete(this);
+    const clientHead = this.#pending;
+    this.#pending = null;
+    this.socket.write(head, 'latin1');
+    joinTunnel({ client: this.socket, upstream, clientHead, upstreamHead, idleMs: this.#handlers.limits.tunnelIdleMs, onClose });
   }
 
   /** The exchange is over (response written, request read): on to the next request. */

@@ -55,6 +55,10 @@ export class FrontRequest {
   url: string;
   readonly httpVersionMajor: number;
   readonly httpVersionMinor: number;
+  /** The Upgrade token this request asks for, when it is one the balancer relays
+   * (--allow-upgrade; `websocket` always); null otherwise (any Upgrade header is then
+   * dropped as hop-by-hop and the request relayed as plain HTTP). */
+  upgrade: string | null = null;
   readonly rawHeaders: string[];
   readonly socket: Socket;
   /** The whole request (head and body) has been read. */

@@ -28,6 +28,8 @@ export interface ResponseOwner {
   readonly open: boolean;
   /** The response has been written whole; `last`: the connection closes after it. */
   responseFinished(last: boolean): void;
+  /** Writes the 101 `head`, then joins the client's socket to `upstream`. */
+  tunnel(head: string, upstream: Socket, upstreamHead: Buffer, onClose: () => void): void;
 }
 
 /** Bodies up to this size are copied next to their head or chunk framing (one write);
@@ -152,6 +154,21 @@ export class FrontResponse extends EventEmitter {
       this.#owner.responseFinished(this.#last);
       this.#close();
     });
+  }
+
+  /**
+   * The backend switched protocols (101): the head goes to the client as the backend
+   * wrote it (Upgrade, Connection, Sec-WebSocket-* included), then both sockets are
+   * joined. 'close' follows when the tunnel closes; `onClose` runs first.
+   */
+  switchProtocols(message: string, headers: readonly string[], upstream: Socket, upstreamHead: Buffer, onClose: () => void): void {
+    if (this.headersSent) return;
+    this.statusCode = 101;
+    this.headersSent = true;
+    this.#ended = true;
+    let head = `HTTP/1.1 101 ${message || 'Switching Protocols'}\r\n`;
+    for (let i = 0; i < headers.length; i += 2) head += `${headers[i] as string}: ${headers[i + 1] as string}\r\n`;
+    this.#owner.tunnel(`${head}\r\n`, upstream, upstreamHead, onClose);
   }
 
   /** Cuts the connection: a response that cannot be completed must not look complete. */

@@ -15,6 +15,10 @@ import { LLHTTP, LlhttpParser, type LlhttpHandler } from './llhttp.ts';
 export interface ResponseEvents {
   /** A response begins: false when none is expected (bytes nobody asked for). */
   onBegin(): boolean;
+  /** Whether the request asked to switch protocols (Upgrade): a 101 is its answer then. */
+  upgrading?(): boolean;
+  /** The 101 to an upgrade request: what follows its head is no longer HTTP. */
+  onSwitch?(statusMessage: string, raw: string[]): void;
   /** `raw`: name, value, name, value, ... as sent. Returns true when the response has no
    * body whatever its headers say (a response to HEAD). */
   onHeaders(statusCode: number, statusMessage: string, raw: string[], keepAlive: boolean): boolean;
@@ -38,6 +42,8 @@ export class ResponseParser implements LlhttpHandler {
   readonly #headers: HeaderBlock;
   #statusMessage = '';
   #failure: ResponseParseError | null = null;
+  /** A 101 switched the connection to another protocol: no more HTTP on it. */
+  #switched = false;
   /** The response being parsed is an interim (1xx) one. */
   #interim = false;
 
@@ -48,9 +54,17 @@ export class ResponseParser implements LlhttpHandler {
     this.#parser = new LlhttpParser(LLHTTP.RESPONSE, this);
   }
 
+  /** After an `execute` that met a 101 (onSwitch): where in its chunk the new protocol's
+   * bytes begin. null otherwise. */
+  switchedAt: number | null = null;
+
   /** Parses bytes from the socket; throws ResponseParseError when they are not HTTP/1.1. */
   execute(chunk: Buffer): void {
     const errno = this.#parser.execute(chunk);
+    if (errno === LLHTTP.PAUSED_UPGRADE && this.#switched) {
+      this.switchedAt = this.#parser.stoppedAt;
+      return;
+    }
     if (errno !== LLHTTP.OK) this.#fail(errno);
   }
 
@@ -104,8 +118,14 @@ export class ResponseParser implements LlhttpHandler {
   headersComplete(statusCode: number, _upgrade: boolean, keepAlive: boolean): number {
     const raw = this.#headers.lines();
     if (statusCode === 101) {
-      this.#failure = new ResponseParseError('HPE_UNEXPECTED_UPGRADE', '101 Switching Protocols to a request that asked for no upgrade');
-      return -1;
+      if (this.#events.upgrading?.() !== true) {
+        this.#failure = new ResponseParseError('HPE_UNEXPECTED_UPGRADE', '101 Switching Protocols to a request that asked for no upgrade');
+        return -1;
+      }
+      this.#switched = true;
+      this.#events.onSwitch?.(this.#statusMessage, raw);
+      // No body, and llhttp stops after this head (PAUSED_UPGRADE).
+      return 2;
     }
     if (statusCode < 200) {
       this.#interim = true;
@@ -124,8 +144,9 @@ export class ResponseParser implements LlhttpHandler {
   }
 
   messageComplete(): number {
-    // An interim response leaves the final one to come: parsing goes on, unannounced.
-    if (!this.#interim) this.#events.onComplete();
+    // An interim response leaves the final one to come: parsing goes on, unannounced. A
+    // switch is not a completed response: the connection now carries another protocol.
+    if (!this.#interim && !this.#switched) this.#events.onComplete();
     return 0;
   }
 

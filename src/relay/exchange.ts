@@ -10,6 +10,7 @@
  * response byte. A request whose bytes may have reached a backend is never sent twice.
  * Every way an attempt ends releases its in-flight counts exactly once.
  */
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { SwitchyardError } from '../errors.ts';
 import type { FrontRequest } from '../front/front-request.ts';
@@ -82,6 +83,7 @@ export class Exchange implements UpstreamHandler, QueuedRequest {
         stickyCookie: context.sticky?.cookie ?? null,
       }),
       body,
+      upgrade: req.upgrade,
     };
   }
 
@@ -172,6 +174,32 @@ export class Exchange implements UpstreamHandler, QueuedRequest {
     const out = clientResponseHeaders(headers, setCookie);
     if (statusMessage) res.writeHead(statusCode, statusMessage, out);
     else res.writeHead(statusCode, out);
+  }
+
+  /** The backend accepted the upgrade (101): the client gets the 101 and the two sockets
+   * are joined. The tunnel counts as in flight at its backend until it closes, so that
+   * least-connections sees it. */
+  onSwitchProtocols(_controller: UpstreamController, statusMessage: string, headers: string[], socket: Socket, head: Buffer): void {
+    const { state, health, listener } = this.#context;
+    if (this.#clientGone) {
+      socket.destroy();
+      health.abandoned(this.#slot, this.#trial);
+      this.#endAttempt();
+      return this.#finish();
+    }
+    const at = now();
+    const micros = (at - this.#attemptStartedAt) * 1000;
+    if (this.#record !== null) this.#record.upstreamMs = at - this.#attemptStartedAt;
+    recordLatency(state, this.#slot, micros, at);
+    recordResponse(state, this.#slot, 101, micros);
+    health.succeeded(this.#slot, this.#trial);
+    this.#trial = false;
+    state.listenerAdd(listener, 'tunnelsOpen', 1);
+    this.#res.switchProtocols(statusMessage, headers, socket, head, () => {
+      state.listenerAdd(listener, 'tunnelsOpen', -1);
+      this.#endAttempt();
+      this.#finish();
+    });
   }
 
   onResponseData(controller: UpstreamController, chunk: Buffer): void {

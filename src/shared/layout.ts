@@ -133,7 +133,7 @@ export function failureReasonIndex(reason: string): number {
 }
 
 export const MAGIC = 0x53575944; // 'SWYD'
-export const VERSION = 5;
+export const VERSION = 6;
 
 export const HEADER = record(
   {
@@ -247,6 +247,7 @@ export const LISTENER = record(
     retriesInFlight: { type: 'i32', writer: 'that listener; control zeroes it when the thread dies', meaning: "its share of header retriesInFlight" },
     connectionsOpen: { type: 'i32', writer: 'that listener; control zeroes it when the thread dies', meaning: 'client connections open now' },
     accepting: { type: 'i32', writer: 'that listener (1 once listening, 0 when it stops accepting); control zeroes it when the thread dies', meaning: '1 while it accepts connections' },
+    tunnelsOpen: { type: 'i32', writer: 'that listener; control zeroes it when the thread dies', meaning: 'upgraded connections (WebSocket) relayed now' },
     loopDelayP99Micros: {
       type: 'i32',
       writer: 'that listener, every LOOP_DELAY_WINDOW_MS',

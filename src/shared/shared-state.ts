@@ -280,6 +280,7 @@ export class SharedState {
       requests: Number(Atomics.load(this.#u64, at + LISTENER.u64.requests)),
       connectionsOpen: this.listenerLoad(listener, 'connectionsOpen'),
       accepting: this.listenerLoad(listener, 'accepting') === 1,
+      tunnelsOpen: this.listenerLoad(listener, 'tunnelsOpen'),
       requestsInFlight: this.listenerLoad(listener, 'requestsInFlight'),
       loopDelayP99Micros: this.listenerLoad(listener, 'loopDelayP99Micros'),
       loopDelayMaxMicros: this.listenerLoad(listener, 'loopDelayMaxMicros'),

@@ -27,6 +27,8 @@ export interface ListenerSnapshot {
   readonly requests: number;
   readonly connectionsOpen: number;
   readonly accepting: boolean;
+  /** Upgraded connections (WebSocket) open now. */
+  readonly tunnelsOpen: number;
   readonly requestsInFlight: number;
   readonly loopDelayP99Micros: number;
   readonly loopDelayMaxMicros: number;

@@ -66,6 +66,10 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
   #control: RequestControl | null = null;
   #body: Readable | null = null;
   #headOnly = false;
+  /** The Upgrade token of the request in progress; null for a plain one. */
+  #upgrade: string | null = null;
+  /** The 101 that switched the connection to the upgraded protocol. */
+  #switched: { message: string; raw: string[] } | null = null;
   #requestWritten = false;
   #responseStarted = false;
   #keepAlive = false;
@@ -124,6 +128,7 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
       return this.#cancel(body.errored ?? new UpstreamFailure('INVALID_REQUEST', 'the request body was discarded before it could be sent', false));
     }
     this.#headOnly = request.method === 'HEAD';
+    this.#upgrade = request.upgrade;
     const { chunked } = writeRequest(this.#socket, request, `${this.#settings.host}:${this.#settings.port}`, this.#headOnly);
     if (body === null || Buffer.isBuffer(body)) {
       this.#requestWritten = true;
@@ -151,10 +156,20 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
     return this.#handler !== null && !this.#responseStarted;
   }
 
+  upgrading(): boolean {
+    return this.#upgrade !== null;
+  }
+
+  onSwitch(statusMessage: string, raw: string[]): void {
+    this.#switched = { message: statusMessage, raw };
+  }
+
   onHeaders(statusCode: number, statusMessage: string, raw: string[], keepAlive: boolean): boolean {
     const handler = this.#handler as UpstreamHandler;
     this.#responseStarted = true;
-    this.#keepAlive = keepAlive && mayReuseAfter(statusCode, raw, this.#headOnly);
+    // An upgrade request answered without switching: the backend may still expect the
+    // other protocol on this connection, so it is not reused.
+    this.#keepAlive = keepAlive && this.#upgrade === null && mayReuseAfter(statusCode, raw, this.#headOnly);
     if (this.#keepAlive) this.#idleMs = this.#idleTimes.after(raw);
     this.#arm(Waiting.Body, this.#settings.bodyIdleMs);
     handler.onResponseStart(this.#control as RequestControl, statusCode, raw, statusMessage);
@@ -183,6 +198,8 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
     if (this.#phase !== 'busy' || this.#handler === null) return this.#destroy(null);
     try {
       this.#parser.execute(chunk);
+      const switchedAt = this.#parser.switchedAt;
+      if (switchedAt !== null) return this.#handOver(chunk.subarray(switchedAt));
     } catch (error) {
       return this.#destroy(error instanceof ResponseParseError ? new UpstreamFailure(error.code, error.message, this.#reused, error) : (error as Error));
     }
@@ -263,6 +280,25 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
     handler.onResponseError(control, error);
     this.#phase = 'idle';
     this.#owner.released(this);
+  }
+
+  /** After a 101: the socket leaves the pool and this connection's care for the handler's. */
+  #handOver(head: Buffer): void {
+    const handler = this.#handler as UpstreamHandler;
+    const control = this.#control as RequestControl;
+    const { message, raw } = this.#switched as { message: string; raw: string[] };
+    const socket = this.#socket;
+    socket.off('data', this.#onData);
+    socket.off('end', this.#onEnd);
+    socket.off('error', this.#onError);
+    socket.off('close', this.#onClose);
+    this.#handler = null;
+    this.#control = null;
+    this.#phase = 'closed';
+    this.deadline = 0;
+    this.#parser.destroy();
+    this.#owner.closed(this);
+    handler.onSwitchProtocols(control, message, raw, socket, head);
   }
 
   #afterResponse(): void {

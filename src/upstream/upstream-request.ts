@@ -18,6 +18,8 @@ export interface UpstreamRequest {
   readonly headers: readonly string[];
   /** None, held whole (it can be sent again), or streamed as it arrives. */
   readonly body: Readable | Buffer | null;
+  /** The Upgrade token asked for (`websocket`); null for a plain request. */
+  readonly upgrade: string | null;
 }
 
 export interface UpstreamController {
@@ -36,6 +38,9 @@ export interface UpstreamHandler {
   onResponseStart(controller: UpstreamController, statusCode: number, headers: string[], statusMessage: string): void;
   onResponseData(controller: UpstreamController, chunk: Buffer): void;
   onResponseEnd(): void;
+  /** The backend answered an upgrade request with 101: the connection is the handler's
+   * now (`head`: bytes that came after the 101's head), and no other callback follows. */
+  onSwitchProtocols(controller: UpstreamController, statusMessage: string, headers: string[], socket: Socket, head: Buffer): void;
   /** Called at most once, instead of onResponseEnd. */
   onResponseError(controller: UpstreamController, error: Error): void;
 }
@@ -105,7 +110,8 @@ function requestHead(request: UpstreamRequest, host: string, close: boolean): { 
       chunked = true;
     }
   }
-  head += close ? 'connection: close\r\n\r\n' : 'connection: keep-alive\r\n\r\n';
+  if (request.upgrade !== null) head += `connection: upgrade\r\nupgrade: ${request.upgrade}\r\n\r\n`;
+  else head += close ? 'connection: close\r\n\r\n' : 'connection: keep-alive\r\n\r\n';
   return { head, chunked };
 }
 

@@ -47,6 +47,8 @@ test('no flags give the documented defaults', () => {
       headersTimeoutMs: 10_000,
       bodyIdleMs: 30_000,
       keepAliveMs: 10_000,
+      tunnelIdleMs: 3_600_000,
+      upgrades: ['websocket'],
       maxHeaderBytes: 16_384,
       maxUrlBytes: 8_192,
       maxBodyBytes: null,

@@ -51,8 +51,8 @@ test('create: every slot empty, counters at 0; attaching (as another thread does
   assert.equal(created.listenerCount, 2);
   assert.deepEqual(created.backends(), []);
   assert.deepEqual(created.listeners(), [
-    { connections: 0, requests: 0, connectionsOpen: 0, accepting: false, requestsInFlight: 0, loopDelayP99Micros: 0, loopDelayMaxMicros: 0 },
-    { connections: 0, requests: 0, connectionsOpen: 0, accepting: false, requestsInFlight: 0, loopDelayP99Micros: 0, loopDelayMaxMicros: 0 },
+    { connections: 0, requests: 0, connectionsOpen: 0, accepting: false, tunnelsOpen: 0, requestsInFlight: 0, loopDelayP99Micros: 0, loopDelayMaxMicros: 0 },
+    { connections: 0, requests: 0, connectionsOpen: 0, accepting: false, tunnelsOpen: 0, requestsInFlight: 0, loopDelayP99Micros: 0, loopDelayMaxMicros: 0 },
   ]);
   const attached = new SharedState(created.buffer);
   assert.equal(attached.capacity, 4);
@@ -115,8 +115,8 @@ test('each slot field is its own cell: writing one field of one slot changes not
   assert.equal(state.getRoundRobinNext(), 0);
   assert.equal(state.header('generation'), 0);
   assert.deepEqual(state.listeners(), [
-    { connections: 0, requests: 0, connectionsOpen: 0, accepting: false, requestsInFlight: 0, loopDelayP99Micros: 0, loopDelayMaxMicros: 0 },
-    { connections: 0, requests: 0, connectionsOpen: 0, accepting: false, requestsInFlight: 0, loopDelayP99Micros: 0, loopDelayMaxMicros: 0 },
+    { connections: 0, requests: 0, connectionsOpen: 0, accepting: false, tunnelsOpen: 0, requestsInFlight: 0, loopDelayP99Micros: 0, loopDelayMaxMicros: 0 },
+    { connections: 0, requests: 0, connectionsOpen: 0, accepting: false, tunnelsOpen: 0, requestsInFlight: 0, loopDelayP99Micros: 0, loopDelayMaxMicros: 0 },
   ]);
 });
 
