@@ -156,6 +156,14 @@ export class FrontResponse extends EventEmitter {
     });
   }
 
+  /** An interim response (103 Early Hints) ahead of the final one; nothing once that has begun. */
+  writeInterim(statusCode: number, message: string, headers: readonly string[]): void {
+    if (this.headersSent || !this.#owner.open) return;
+    let head = `HTTP/1.1 ${statusCode} ${message || (STATUS_CODES[statusCode] ?? 'Early Hints')}\r\n`;
+    for (let i = 0; i < headers.length; i += 2) head += `${headers[i] as string}: ${headers[i + 1] as string}\r\n`;
+    this.#owner.socket.write(`${head}\r\n`, 'latin1');
+  }
+
   /**
    * The backend switched protocols (101): the head goes to the client as the backend
    * wrote it (Upgrade, Connection, Sec-WebSocket-* included), then both sockets are

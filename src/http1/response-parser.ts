@@ -19,6 +19,8 @@ export interface ResponseEvents {
   upgrading?(): boolean;
   /** The 101 to an upgrade request: what follows its head is no longer HTTP. */
   onSwitch?(statusMessage: string, raw: string[]): void;
+  /** A 103 Early Hints before the final response (other interim responses are passed over). */
+  onEarlyHints?(statusMessage: string, raw: string[]): void;
   /** `raw`: name, value, name, value, ... as sent. Returns true when the response has no
    * body whatever its headers say (a response to HEAD). */
   onHeaders(statusCode: number, statusMessage: string, raw: string[], keepAlive: boolean): boolean;
@@ -129,6 +131,7 @@ export class ResponseParser implements LlhttpHandler {
     }
     if (statusCode < 200) {
       this.#interim = true;
+      if (statusCode === 103) this.#events.onEarlyHints?.(this.#statusMessage, raw);
       return 1;
     }
     const noBody = this.#events.onHeaders(statusCode, this.#statusMessage, raw, keepAlive);

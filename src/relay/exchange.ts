@@ -176,6 +176,14 @@ export class Exchange implements UpstreamHandler, QueuedRequest {
     else res.writeHead(statusCode, out);
   }
 
+  /** Early hints go on to a client that can take an interim response (HTTP/1.1), before
+   * the final response's head; an HTTP/1.0 client does not get them. */
+  onEarlyHints(_controller: UpstreamController, statusMessage: string, headers: string[]): void {
+    const req = this.#req;
+    if (this.#clientGone || req.httpVersionMajor !== 1 || req.httpVersionMinor < 1) return;
+    this.#res.writeInterim(103, statusMessage, clientResponseHeaders(headers));
+  }
+
   /** The backend accepted the upgrade (101): the client gets the 101 and the two sockets
    * are joined. The tunnel counts as in flight at its backend until it closes, so that
    * least-connections sees it. */

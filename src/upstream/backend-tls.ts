@@ -11,6 +11,20 @@ import { connect, isIP, type Socket } from 'node:net';
 import { connect as connectTls, createSecureContext, getCACertificates, type ConnectionOptions, type SecureContext } from 'node:tls';
 import type { BackendTlsConfig } from '../config/config.ts';
 
+/** Where a connection goes and how long each of its waits may last. */
+export interface ConnectionSettings {
+  readonly host: string;
+  readonly port: number;
+  /** For an https:// backend: verification and SNI (tlsOptions); null for http://. */
+  readonly tls: ConnectionOptions | null;
+  readonly connectMs: number;
+  readonly headersMs: number;
+  readonly bodyIdleMs: number;
+  /** Longest idle keep-alive time (shortened by a backend's `Keep-Alive: timeout=`). */
+  readonly idleMs: number;
+  readonly maxHeaderBytes: number;
+}
+
 const contexts = new WeakMap<BackendTlsConfig, SecureContext>();
 
 export function secureContext(config: BackendTlsConfig): SecureContext {

@@ -12,28 +12,15 @@
  * that came before its request was written whole close it after the response.
  */
 import type { Socket } from 'node:net';
-import type { ConnectionOptions } from 'node:tls';
-import type { Readable } from 'node:stream';
 import { now } from '../shared/clock.ts';
 import type { Timed } from '../shared/connection-deadlines.ts';
-import { connectBackend } from './backend-tls.ts';
+import { connectBackend, type ConnectionSettings } from './backend-tls.ts';
 import { IdleTimes, mayReuseAfter } from './keep-alive.ts';
 import { ResponseParseError, ResponseParser, type ResponseEvents } from '../http1/response-parser.ts';
-import { closedFailure, socketFailure, UpstreamFailure } from './upstream-errors.ts';
-import { invalidTarget, RequestControl, type ControlTarget, streamBody, writeRequest, type UpstreamHandler, type UpstreamRequest } from './upstream-request.ts';
+import { closedFailure, socketFailure, timedOut, UpstreamFailure, type TimeoutKind } from './upstream-errors.ts';
+import { RequestWriter } from './request-writer.ts';
+import { RequestControl, type ControlTarget, type UpstreamHandler, type UpstreamRequest } from './upstream-request.ts';
 
-export interface ConnectionSettings {
-  readonly host: string;
-  readonly port: number;
-  /** For an https:// backend: verification and SNI (backend-tls.ts); null for http://. */
-  readonly tls: ConnectionOptions | null;
-  readonly connectMs: number;
-  readonly headersMs: number;
-  readonly bodyIdleMs: number;
-  /** Longest idle keep-alive time (shortened by a backend's `Keep-Alive: timeout=`). */
-  readonly idleMs: number;
-  readonly maxHeaderBytes: number;
-}
 
 /** What the connection tells its pool. */
 export interface ConnectionOwner {
@@ -45,8 +32,7 @@ export interface ConnectionOwner {
 
 type Phase = 'connecting' | 'idle' | 'busy' | 'closed';
 /** What the armed deadline waits for. */
-const Waiting = { Nothing: 0, Connect: 1, Headers: 2, Body: 3, Idle: 4 } as const;
-type Waiting = (typeof Waiting)[keyof typeof Waiting];
+type Waiting = TimeoutKind | 'idle' | null;
 
 export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget {
   readonly #settings: ConnectionSettings;
@@ -55,7 +41,7 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
   readonly #parser: ResponseParser;
   #phase: Phase = 'connecting';
   deadline = 0;
-  #waiting: Waiting = Waiting.Nothing;
+  #waiting: Waiting = null;
   #idleMs: number;
   readonly #idleTimes: IdleTimes;
   /** It has carried a whole response: a close under the next request may be a keep-alive race. */
@@ -64,13 +50,12 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
   #pending: UpstreamRequest | null = null;
   #handler: UpstreamHandler | null = null;
   #control: RequestControl | null = null;
-  #body: Readable | null = null;
+  readonly #writer: RequestWriter;
   #headOnly = false;
   /** The Upgrade token of the request in progress; null for a plain one. */
   #upgrade: string | null = null;
   /** The 101 that switched the connection to the upgraded protocol. */
   #switched: { message: string; raw: string[] } | null = null;
-  #requestWritten = false;
   #responseStarted = false;
   #keepAlive = false;
   #paused = false;
@@ -84,9 +69,10 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
     this.#idleMs = settings.idleMs;
     this.#idleTimes = new IdleTimes(settings.idleMs);
     this.#parser = new ResponseParser(this, settings.maxHeaderBytes);
-    this.#arm(Waiting.Connect, settings.connectMs);
+    this.#arm('connect', settings.connectMs);
     const { socket, ready } = connectBackend(settings.host, settings.port, settings.tls);
     this.#socket = socket;
+    this.#writer = new RequestWriter(socket, `${settings.host}:${settings.port}`);
     socket.once(ready, this.#onConnect);
     socket.on('data', this.#onData);
     socket.once('end', this.#onEnd);
@@ -104,7 +90,7 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
 
   #onConnect = (): void => {
     this.#phase = this.#pending === null ? 'idle' : 'busy';
-    this.#arm(Waiting.Nothing, 0);
+    this.#arm(null, 0);
     if (this.#pending !== null) this.#write();
     else this.#owner.released(this);
   };
@@ -115,34 +101,19 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
     const control = this.#control as RequestControl;
     this.#pending = null;
     this.#phase = 'busy';
-    this.#arm(Waiting.Nothing, 0);
+    this.#arm(null, 0);
     handler.onRequestStart(control);
     // Aborted before a byte was written: the connection is as clean as before.
     if (this.#handler !== handler) return;
-    if (invalidTarget(request.path)) {
-      return this.#cancel(new UpstreamFailure('INVALID_REQUEST', `the request target contains bytes a request line cannot carry`, false));
-    }
-    const { body } = request;
-    // The client's side of the body failed (408, 499) while this request waited for a connection.
-    if (body !== null && !Buffer.isBuffer(body) && body.destroyed) {
-      return this.#cancel(body.errored ?? new UpstreamFailure('INVALID_REQUEST', 'the request body was discarded before it could be sent', false));
-    }
     this.#headOnly = request.method === 'HEAD';
     this.#upgrade = request.upgrade;
-    const { chunked } = writeRequest(this.#socket, request, `${this.#settings.host}:${this.#settings.port}`, this.#headOnly);
-    if (body === null || Buffer.isBuffer(body)) {
-      this.#requestWritten = true;
-      this.#arm(Waiting.Headers, this.#settings.headersMs);
-    } else {
-      this.#body = body;
-      streamBody(this.#socket, body, chunked, () => this.#body === body, this.#bodyWritten, this.#bodyFailed);
-    }
+    const refusal = this.#writer.start(request, this.#headOnly, this.#requestOut, this.#bodyFailed);
+    if (refusal !== null) this.#cancel(refusal);
   }
 
-  #bodyWritten = (): void => {
-    this.#body = null;
-    this.#requestWritten = true;
-    if (!this.#responseStarted) this.#arm(Waiting.Headers, this.#settings.headersMs);
+  /** The whole request is out: the wait for the response's head begins. */
+  #requestOut = (): void => {
+    if (!this.#responseStarted) this.#arm('headers', this.#settings.headersMs);
   };
 
   /** A stalled or vanished client (408, 499): the backend has half a request. */
@@ -160,6 +131,10 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
     return this.#upgrade !== null;
   }
 
+  onEarlyHints(statusMessage: string, raw: string[]): void {
+    this.#handler?.onEarlyHints(this.#control as RequestControl, statusMessage, raw);
+  }
+
   onSwitch(statusMessage: string, raw: string[]): void {
     this.#switched = { message: statusMessage, raw };
   }
@@ -171,7 +146,7 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
     // other protocol on this connection, so it is not reused.
     this.#keepAlive = keepAlive && this.#upgrade === null && mayReuseAfter(statusCode, raw, this.#headOnly);
     if (this.#keepAlive) this.#idleMs = this.#idleTimes.after(raw);
-    this.#arm(Waiting.Body, this.#settings.bodyIdleMs);
+    this.#arm('body', this.#settings.bodyIdleMs);
     handler.onResponseStart(this.#control as RequestControl, statusCode, raw, statusMessage);
     return this.#headOnly;
   }
@@ -186,7 +161,7 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
   onComplete(): void {
     const handler = this.#handler;
     if (handler === null) return;
-    this.#reusable = this.#keepAlive && this.#requestWritten && this.#idleMs > 0;
+    this.#reusable = this.#keepAlive && this.#writer.written && this.#idleMs > 0;
     this.#detach();
     this.#ended = true;
     handler.onResponseEnd();
@@ -229,16 +204,8 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
   // Deadlines (Timed).
 
   expired(): void {
-    switch (this.#waiting) {
-      case Waiting.Connect:
-        return this.#destroy(new UpstreamFailure('CONNECT_TIMEOUT', `no connection within ${this.#settings.connectMs} ms`, false));
-      case Waiting.Headers:
-        return this.#destroy(new UpstreamFailure('HEADERS_TIMEOUT', `no response headers within ${this.#settings.headersMs} ms`, this.#reused));
-      case Waiting.Body:
-        return this.#destroy(new UpstreamFailure('BODY_TIMEOUT', `response body silent for ${this.#settings.bodyIdleMs} ms`, this.#reused));
-      default:
-        return this.#destroy(null);
-    }
+    const waiting = this.#waiting;
+    this.#destroy(waiting === null || waiting === 'idle' ? null : timedOut(waiting, this.#settings, this.#reused));
   }
 
   // The request's controller.
@@ -246,7 +213,7 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
   abort(handler: UpstreamHandler, error: Error): void {
     if (this.#handler !== handler) return;
     // Nothing written yet (aborted from onRequestStart): the connection stays clean.
-    if (this.#pending === null && !this.#requestWritten && this.#body === null && !this.#responseStarted && this.#phase === 'busy' && !this.#socket.writableLength) {
+    if (this.#pending === null && !this.#writer.written && !this.#writer.streaming && !this.#responseStarted && this.#phase === 'busy' && !this.#socket.writableLength) {
       return this.#cancel(error);
     }
     this.#destroy(error);
@@ -262,7 +229,7 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
   resume(handler: UpstreamHandler): void {
     if (this.#handler !== handler || !this.#paused) return;
     this.#paused = false;
-    this.#arm(Waiting.Body, this.#settings.bodyIdleMs);
+    this.#arm('body', this.#settings.bodyIdleMs);
     this.#socket.resume();
   }
 
@@ -306,7 +273,7 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
     if (!this.#reusable || this.#phase !== 'busy' || this.#socket.readableEnded) return this.#destroy(null);
     this.#reused = true;
     this.#phase = 'idle';
-    this.#arm(Waiting.Idle, this.#idleMs);
+    this.#arm('idle', this.#idleMs);
     this.#owner.released(this);
   }
 
@@ -315,16 +282,11 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
     this.#control = null;
     this.#pending = null;
     this.#responseStarted = false;
-    this.#requestWritten = false;
+    // A body still being sent (the backend answered early) is dropped.
+    this.#writer.reset();
     if (this.#paused) {
       this.#paused = false;
       this.#socket.resume();
-    }
-    // The backend answered before the whole body was sent: the rest is not sent, and
-    // the connection (holding half a request) is not reused.
-    if (this.#body !== null) {
-      this.#body.destroy();
-      this.#body = null;
     }
   }
 
@@ -346,7 +308,7 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
 
   #arm(waiting: Waiting, ms: number): void {
     this.#waiting = waiting;
-    this.deadline = waiting === Waiting.Nothing ? 0 : now() + ms;
+    this.deadline = waiting === null ? 0 : now() + ms;
   }
 
   #closedError(): UpstreamFailure {

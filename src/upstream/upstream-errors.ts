@@ -39,6 +39,16 @@ export function socketFailure(error: Error, reused: boolean): UpstreamFailure {
   return new UpstreamFailure(typeof code === 'string' ? code : 'UPSTREAM_CLOSED', error.message, reused, error);
 }
 
+/** What a connection's deadline was waiting for when it passed. */
+export type TimeoutKind = 'connect' | 'headers' | 'body';
+
+/** A wait past its limit: connect (nothing was sent), response headers, body silence. */
+export function timedOut(kind: TimeoutKind, limits: { connectMs: number; headersMs: number; bodyIdleMs: number }, reused: boolean): UpstreamFailure {
+  if (kind === 'connect') return new UpstreamFailure('CONNECT_TIMEOUT', `no connection within ${limits.connectMs} ms`, false);
+  if (kind === 'headers') return new UpstreamFailure('HEADERS_TIMEOUT', `no response headers within ${limits.headersMs} ms`, reused);
+  return new UpstreamFailure('BODY_TIMEOUT', `response body silent for ${limits.bodyIdleMs} ms`, reused);
+}
+
 /** The backend closed (or reset) the connection while a request was on it. */
 export function closedFailure(reused: boolean): UpstreamFailure {
   return new UpstreamFailure('UPSTREAM_CLOSED', 'the backend closed the connection', reused);

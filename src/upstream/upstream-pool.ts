@@ -9,7 +9,8 @@
  * served, for the next connection to come free (the wait is bounded by
  * queue-deadlines.ts).
  */
-import { UpstreamConnection, type ConnectionOwner, type ConnectionSettings } from './upstream-connection.ts';
+import type { ConnectionSettings } from './backend-tls.ts';
+import { UpstreamConnection, type ConnectionOwner } from './upstream-connection.ts';
 import type { ConnectionDeadlines } from '../shared/connection-deadlines.ts';
 import { UpstreamFailure } from './upstream-errors.ts';
 import type { UpstreamHandler, UpstreamRequest } from './upstream-request.ts';

@@ -1,7 +1,6 @@
 /**
- * @module A request as it goes to a backend, the callbacks through which its response
- * comes back, the one request head that is written for it, and how a streamed body
- * follows that head.
+ * @module A request as it goes to a backend, and the callbacks through which its
+ * response comes back (request-writer.ts writes it).
  *
  * The callbacks keep the shape of undici's dispatch handler (start, response start,
  * data, end, error), which the relay was written against: the exchange does not care
@@ -38,6 +37,8 @@ export interface UpstreamHandler {
   onResponseStart(controller: UpstreamController, statusCode: number, headers: string[], statusMessage: string): void;
   onResponseData(controller: UpstreamController, chunk: Buffer): void;
   onResponseEnd(): void;
+  /** A 103 Early Hints came before the response (`headers` as the backend sent them). */
+  onEarlyHints(controller: UpstreamController, statusMessage: string, headers: string[]): void;
   /** The backend answered an upgrade request with 101: the connection is the handler's
    * now (`head`: bytes that came after the 101's head), and no other callback follows. */
   onSwitchProtocols(controller: UpstreamController, statusMessage: string, headers: string[], socket: Socket, head: Buffer): void;
@@ -69,107 +70,4 @@ export class RequestControl implements UpstreamController {
   resume(): void {
     this.#connection.resume(this.#handler);
   }
-}
-
-/** Methods whose requests carry content by definition: without a body they say `content-length: 0`. */
-const EXPECTS_CONTENT = new Set(['POST', 'PUT', 'PATCH']);
-
-/** Bytes a request target may not contain (controls, space, DEL), as undici refuses them too. */
-const INVALID_TARGET = /[^\u0021-\u007e\u0080-\u00ff]/;
-
-export function invalidTarget(path: string): boolean {
-  return INVALID_TARGET.test(path);
-}
-
-/**
- * The request head, to be written as latin1 (header bytes pass through as received).
- * `host`: the backend's `host:port`, for a request that came without a Host header
- * (HTTP/1.0). `close`: ask the backend to close after this response. A body of unknown
- * length goes chunked; a body held whole gets its length.
- */
-function requestHead(request: UpstreamRequest, host: string, close: boolean): { head: string; chunked: boolean } {
-  const { method, headers, body } = request;
-  let head = `${method} ${request.path} HTTP/1.1\r\n`;
-  let hasHost = false;
-  let hasLength = false;
-  for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i] as string;
-    if (name.length === 4 && name.toLowerCase() === 'host') hasHost = true;
-    else if (name.length === 14 && name.toLowerCase() === 'content-length') hasLength = true;
-    head += `${name}: ${headers[i + 1] as string}\r\n`;
-  }
-  if (!hasHost) head += `host: ${host}\r\n`;
-  let chunked = false;
-  if (!hasLength) {
-    if (body === null) {
-      if (EXPECTS_CONTENT.has(method)) head += 'content-length: 0\r\n';
-    } else if (Buffer.isBuffer(body)) {
-      head += `content-length: ${body.length}\r\n`;
-    } else {
-      head += 'transfer-encoding: chunked\r\n';
-      chunked = true;
-    }
-  }
-  if (request.upgrade !== null) head += `connection: upgrade\r\nupgrade: ${request.upgrade}\r\n\r\n`;
-  else head += close ? 'connection: close\r\n\r\n' : 'connection: keep-alive\r\n\r\n';
-  return { head, chunked };
-}
-
-/** Writes the request head, and the body with it when it is held whole: one write. */
-export function writeRequest(socket: Socket, request: UpstreamRequest, host: string, close: boolean): { chunked: boolean } {
-  const { head, chunked } = requestHead(request, host, close);
-  const { body } = request;
-  if (!Buffer.isBuffer(body) || body.length === 0) {
-    socket.write(head, 'latin1');
-  } else {
-    socket.cork();
-    socket.write(head, 'latin1');
-    socket.write(body);
-    socket.uncork();
-  }
-  return { chunked };
-}
-
-/**
- * Streams `body` after its head, with backpressure, framed `chunked` when its length is
- * unknown. `current()` says whether the connection still carries this request (it stops
- * listening otherwise); `written` once the last byte is handed to the socket, `failed`
- * when the client's side of the body fails.
- */
-export function streamBody(
-  socket: Socket,
-  body: Readable,
-  chunked: boolean,
-  current: () => boolean,
-  written: () => void,
-  failed: (error: Error) => void,
-): void {
-  const onDrain = (): void => {
-    body.resume();
-  };
-  body.on('data', (chunk: Buffer) => {
-    if (!current() || chunk.length === 0) return;
-    let open: boolean;
-    if (chunked) {
-      socket.cork();
-      socket.write(`${chunk.length.toString(16)}\r\n`);
-      socket.write(chunk);
-      open = socket.write('\r\n');
-      socket.uncork();
-    } else {
-      open = socket.write(chunk);
-    }
-    if (!open) {
-      body.pause();
-      socket.once('drain', onDrain);
-    }
-  });
-  body.once('end', () => {
-    if (!current()) return;
-    if (chunked) socket.write('0\r\n\r\n');
-    written();
-  });
-  body.once('error', (error: Error) => {
-    if (current()) failed(error);
-  });
 }

@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { request } from 'undici';
 import { ResponseParseError, ResponseParser } from '../../src/http1/response-parser.ts';
-import { openRawClient, startTestBalancer, waitFor, within, type RawClient, type TestBalancer } from '../helpers.ts';
+import { openRawClient, rawExchange, startTestBalancer, waitFor, within, type RawClient, type TestBalancer } from '../helpers.ts';
 
 // --- a raw backend ----------------------------------------------------------------------
 
@@ -183,7 +183,8 @@ interface ClientResponse {
 function responsesIn(text: string, methods: readonly string[]): { responses: ClientResponse[]; rest: string } {
   const responses: ClientResponse[] = [];
   let at = 0;
-  for (const method of methods) {
+  for (let index = 0; index < methods.length; index++) {
+    const method = methods[index] as string;
     const headEnd = text.indexOf('\r\n\r\n', at);
     if (headEnd < 0) break;
     const [statusLine = '', ...lines] = text.slice(at, headEnd).split('\r\n');
@@ -194,7 +195,14 @@ function responsesIn(text: string, methods: readonly string[]): { responses: Cli
       headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
     }
     const bodyStart = headEnd + 4;
-    if (method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200)) {
+    // An interim response (103 Early Hints, relayed) comes before the final one of the
+    // same request: it takes no request's place.
+    if (status >= 100 && status < 200) {
+      at = bodyStart;
+      index--;
+      continue;
+    }
+    if (method === 'HEAD' || status === 204 || status === 304) {
       responses.push({ status, headers, body: '', chunked: false });
       at = bodyStart;
       continue;
@@ -345,7 +353,7 @@ test(
 
 // --- interim responses ------------------------------------------------------------------
 
-test('100 Continue then 200, and 103 Early Hints then 200: the client gets the 200 and its body, and its connection goes on working', async (t) => {
+test('100 Continue then 200, and 103 Early Hints then 200: the client gets the 103 (not the 100) and then the 200 and its body, and its connection goes on working', async (t) => {
   const interim: Record<string, string> = {
     '/continue': 'HTTP/1.1 100 Continue\r\n\r\n',
     '/hints': 'HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style\r\n\r\n',
@@ -372,8 +380,24 @@ test('100 Continue then 200, and 103 Early Hints then 200: the client gets the 2
     assert.equal(response.body, `final for ${path}`, path);
   }
   assert.equal(client.closed, false);
-  assert.doesNotMatch(client.received, /HTTP\/1\.1 1\d\d/, 'an interim response reached the client');
+  // The backend's 100 answers an Expect the balancer never sent upstream: it is passed over.
+  // A 103 is relayed to this HTTP/1.1 client ahead of its final response.
+  assert.deepEqual(client.received.match(/HTTP\/1\.1 1\d\d[^\r]*\r\n[^\r]*/g), [
+    'HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style',
+    'HTTP/1.1 103 Early Hints\r\nLink: </a.js>; rel=preload',
+  ]);
   assert.equal(backend.accepted, 1, 'an interim response cost the keep-alive connection');
+});
+
+test('an HTTP/1.0 client, which cannot take an interim response, gets no 103: only the final response', async (t) => {
+  const backend = await startRawBackend(t, (seen, socket) => {
+    socket.write(`HTTP/1.1 103 Early Hints\r\nLink: </x.css>; rel=preload\r\n\r\n${ok(`final for ${seen.target}`)}`);
+  });
+  const balancer = await balancerFor(t, backend);
+  const { response } = await rawExchange(balancer.port, 'GET /old HTTP/1.0\r\nHost: h\r\n\r\n');
+  assert.match(response, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.doesNotMatch(response, /103/);
+  assert.match(response, /final for \/old$/);
 });
 
 // --- responses without a body ------------------------------------------------------------
