@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Server as HttpsServer } from 'node:https';
 import { connect, type AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
-import { parseCli } from '../src/config/cli.ts';
+import { parseCli, UsageError } from '../src/config/cli.ts';
 import type { Config } from '../src/config/config.ts';
 import { startBalancer, type Balancer } from '../src/supervisor/supervisor.ts';
 import { startDemoBackends, type DemoBackends } from '../demo/demo-backends.ts';
@@ -23,6 +23,17 @@ export function configFrom(args: readonly string[]): Config {
   const parsed = parseCli([...port, ...admin, ...args]);
   if (parsed.kind !== 'run') throw new Error('expected a runnable config');
   return parsed.config;
+}
+
+/** The one-line UsageError message the CLI refuses `args` with (`--admin-port off` added); fails if they are accepted. */
+export function usageRefusal(args: readonly string[]): string {
+  try {
+    parseCli(['--admin-port', 'off', ...args]);
+  } catch (error) {
+    assert.ok(error instanceof UsageError, String(error));
+    return error.message;
+  }
+  return assert.fail(`accepted: ${args.join(' ')}`);
 }
 
 export type TestBalancer = Balancer & {

@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { connect, type TLSSocket } from 'node:tls';
 import { request } from 'undici';
-import { parseCli, UsageError } from '../../src/config/cli.ts';
+import { parseCli } from '../../src/config/cli.ts';
 import { loadCertificate } from '../../src/tls/certificates.ts';
 import { issue, makeCertificates, type TestCertificates } from '../fixtures/certificates.ts';
-import { startBackend, startTestBalancer, waitFor } from '../helpers.ts';
+import { startBackend, startTestBalancer, usageRefusal, waitFor } from '../helpers.ts';
 
 interface Site {
   readonly certs: TestCertificates;
@@ -179,15 +179,7 @@ test('PROXY protocol in front of TLS: the header comes first, then the handshake
 
 test('bad TLS flags exit with one line naming the flag and the file; an expired certificate is served with a warning', (t) => {
   const s = site(t);
-  const refusal = (args: string[]): string => {
-    try {
-      parseCli(['--admin-port', 'off', ...args]);
-    } catch (error) {
-      assert.ok(error instanceof UsageError);
-      return error.message;
-    }
-    return assert.fail(`accepted: ${args.join(' ')}`);
-  };
+  const refusal = usageRefusal;
   assert.equal(refusal(['--tls-cert', s.a.certFile]), '--tls-cert is given 1 time and --tls-key 0: each certificate needs its key, in the same order');
   assert.equal(refusal(['--tls-cert', s.a.certFile, '--tls-key', s.b.keyFile]), `--tls-key ${JSON.stringify(s.b.keyFile)} does not match the certificate in --tls-cert ${JSON.stringify(s.a.certFile)}`);
   const missing = join(s.certs.dir, 'missing.pem');

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { test, type TestContext } from 'node:test';
 import { request } from 'undici';
-import { parseCli, UsageError } from '../../src/config/cli.ts';
+import { parseCli } from '../../src/config/cli.ts';
 import { makeCertificates, type KeyPair } from '../fixtures/certificates.ts';
-import { listenForTest, startTestBalancer } from '../helpers.ts';
+import { listenForTest, startTestBalancer, usageRefusal } from '../helpers.ts';
 
 interface HttpsBackend {
   readonly origin: string;
@@ -120,15 +120,7 @@ test('an https backend is probed over TLS by --health-path and marked up; an unv
 
 test('--backend takes https URLs; --backend-ca refuses an unreadable or non-PEM file, and --backend-insecure beside it', (t) => {
   const certs = makeCertificates(t);
-  const refusal = (args: string[]): string => {
-    try {
-      parseCli(['--admin-port', 'off', ...args]);
-    } catch (error) {
-      assert.ok(error instanceof UsageError);
-      return error.message;
-    }
-    return assert.fail(`accepted: ${args.join(' ')}`);
-  };
+  const refusal = usageRefusal;
   const parsed = parseCli(['--admin-port', 'off', '--backend', 'https://localhost:8443', '--backend-ca', certs.caFile]);
   assert.equal(parsed.kind === 'run' && parsed.config.backends[0]?.origin, 'https://localhost:8443');
   assert.equal(parsed.kind === 'run' && parsed.config.upstream.tls.ca?.length, 1);
