@@ -49,6 +49,7 @@ const OPTIONS = {
   'upstream-connections': { type: 'string' },
   'backend-ca': { type: 'string' },
   'backend-insecure': { type: 'boolean' },
+  'send-proxy-protocol': { type: 'string' },
   'client-header-timeout': { type: 'string' },
   'client-body-timeout': { type: 'string' },
   'keep-alive-timeout': { type: 'string' },
@@ -120,6 +121,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
           ? DEFAULTS.upstream.maxConnections
           : integer('--upstream-connections', values['upstream-connections'], 0, 1, 100_000),
       tls: backendTlsConfig(values),
+      sendProxyProtocol: proxyVersion(values['send-proxy-protocol']),
     },
     client: {
       headersTimeoutMs: duration('--client-header-timeout', values['client-header-timeout'], DEFAULTS.client.headersTimeoutMs),
@@ -142,6 +144,12 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     throw new UsageError(`--max-url-length ${config.client.maxUrlBytes} must be below --max-header-size ${config.client.maxHeaderBytes}: the request line is part of the head`);
   }
   return { kind: 'run', config: deepFreeze(config), warnings };
+}
+
+function proxyVersion(value: string | undefined): 'v1' | 'v2' | null {
+  if (value === undefined) return null;
+  if (value === 'v1' || value === 'v2') return value;
+  throw new UsageError(`--send-proxy-protocol ${JSON.stringify(value)} is not allowed: expected v1 (text) or v2 (binary)`);
 }
 
 const REPEATABLE = new Set(['backend', 'tls-cert', 'tls-key', 'allow-upgrade']);

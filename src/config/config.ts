@@ -21,6 +21,9 @@ export interface UpstreamConfig {
   readonly maxConnections: number | null;
   /** How `https://` backends are verified. */
   readonly tls: BackendTlsConfig;
+  /** --send-proxy-protocol: each upstream connection starts with a PROXY header naming
+   * its client, and so serves that client's connection only; null: off. */
+  readonly sendProxyProtocol: 'v1' | 'v2' | null;
 }
 
 /** Verification of HTTPS backends: their certificate must chain to a trusted authority
@@ -169,7 +172,7 @@ export const DEFAULTS = {
   },
   health: { intervalMs: 2_000, timeoutMs: 1_000, fall: 3, rise: 2 },
   ejection: { after: 3, on5xx: false, timeMs: 10_000, maxPercent: 50 },
-  upstream: { connectMs: 5_000, headersMs: 30_000, bodyIdleMs: 30_000, maxConnections: null, tls: { ca: null, insecure: false } },
+  upstream: { connectMs: 5_000, headersMs: 30_000, bodyIdleMs: 30_000, maxConnections: null, tls: { ca: null, insecure: false }, sendProxyProtocol: null },
   client: {
     headersTimeoutMs: 10_000,
     bodyIdleMs: 30_000,

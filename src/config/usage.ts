@@ -73,6 +73,7 @@ ${row('--tls-cert FILE', ['serve HTTPS: a PEM certificate (chain), repeatable;',
 ${row('--tls-key FILE', 'the PEM key of the --tls-cert given in its place', 'off')}
 ${row('--redirect-http PORT', 'a plain port answering 308 to https://', 'off')}
 ${row('--upstream-connections N', ['most connections per backend and listener thread;', 'more requests wait for one, up to', '--connect-timeout, else 503'], 'no limit')}
+${row('--send-proxy-protocol V', ['v1 or v2: each upstream connection starts with', 'a PROXY header naming its client (and serves', 'that client only)'], 'off')}
 ${row('--backend-ca FILE', ['PEM authorities that sign https backends\'', 'certificates (instead of the default ones)'], 'Node\'s + system')}
 ${row('--backend-insecure', ['do not verify https backends\' certificates', '(logged at start)'], 'off')}
 

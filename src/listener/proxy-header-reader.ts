@@ -8,7 +8,7 @@
  */
 import type { Socket } from 'node:net';
 import { recordProxiedClient } from '../shared/client-address.ts';
-import { parseProxyHeader } from './proxy-protocol.ts';
+import { parseProxyHeader } from '../shared/proxy-protocol.ts';
 
 export interface ProxyHeaderOptions {
   readonly timeoutMs: number;

@@ -16,7 +16,7 @@ import { SwitchyardError } from '../errors.ts';
 import type { FrontRequest } from '../front/front-request.ts';
 import type { FrontResponse } from '../front/front-response.ts';
 import type { RequestRecord } from '../listener/access-log.ts';
-import { clientAddress } from '../shared/client-address.ts';
+import { clientAddress, clientPort } from '../shared/client-address.ts';
 import { recordLatency } from '../routing/latency.ts';
 import { now } from '../shared/clock.ts';
 import { failureCode, upstreamError } from '../upstream/upstream-errors.ts';
@@ -84,6 +84,14 @@ export class Exchange implements UpstreamHandler, QueuedRequest {
       }),
       body,
       upgrade: req.upgrade,
+      proxy:
+        context.upstream.sendProxyProtocol === null
+          ? null
+          : {
+              client: { address: clientAddress(req.socket) ?? '', port: clientPort(req.socket) },
+              local: { address: req.socket.localAddress ?? '', port: req.socket.localPort ?? 0 },
+              connection: req.socket,
+            },
     };
   }
 

@@ -24,7 +24,7 @@ export interface RelayContext {
   /** null when --sticky-cookie is not set. */
   readonly sticky: StickySessions | null;
   /** Connection limit and connect timeout, for the queue deadline's answer. */
-  readonly upstream: { readonly maxConnections: number | null; readonly connectMs: number };
+  readonly upstream: { readonly maxConnections: number | null; readonly connectMs: number; readonly sendProxyProtocol: 'v1' | 'v2' | null };
   /** --retries: tries on other backends after a failed attempt. */
   readonly retries: number;
   /** --eject-on-5xx: a 5xx answer counts as a failure (it is still relayed). */

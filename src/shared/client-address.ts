@@ -26,6 +26,13 @@ export function recordProxiedClient(socket: Peer, client: ProxiedAddress): void 
   proxied.set(socket, client);
 }
 
+/** The client's port, as clientAddress's address. */
+export function clientPort(socket: Peer & { readonly remotePort?: number | undefined }): number {
+  const under = inner.get(socket) as (Peer & { readonly remotePort?: number | undefined }) | undefined;
+  if (under !== undefined) return clientPort(under);
+  return proxied.get(socket)?.port ?? socket.remotePort ?? 0;
+}
+
 export function clientAddress(socket: Peer): string | null {
   const under = inner.get(socket);
   if (under !== undefined) return clientAddress(under);

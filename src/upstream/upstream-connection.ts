@@ -63,7 +63,14 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
   #ended = false;
   #reusable = false;
 
-  constructor(settings: ConnectionSettings, owner: ConnectionOwner) {
+  /** With --send-proxy-protocol: the client connection this one belongs to (it serves no other). */
+  readonly privateTo: Socket | null;
+  /** Written first once connected: the PROXY header naming the client. */
+  readonly #preface: Buffer | null;
+
+  constructor(settings: ConnectionSettings, owner: ConnectionOwner, privateTo: Socket | null = null, preface: Buffer | null = null) {
+    this.privateTo = privateTo;
+    this.#preface = preface;
     this.#settings = settings;
     this.#owner = owner;
     this.#idleMs = settings.idleMs;
@@ -89,6 +96,7 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
   }
 
   #onConnect = (): void => {
+    if (this.#preface !== null) this.#socket.write(this.#preface);
     this.#phase = this.#pending === null ? 'idle' : 'busy';
     this.#arm(null, 0);
     if (this.#pending !== null) this.#write();

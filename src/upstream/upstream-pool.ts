@@ -8,12 +8,18 @@
  * no idle connection opens one; with --upstream-connections it waits, first come first
  * served, for the next connection to come free (the wait is bounded by
  * queue-deadlines.ts).
+ *
+ * With --send-proxy-protocol a connection starts with a PROXY header naming one client,
+ * so it serves that client's connection only: its idle connections are kept apart (per
+ * client connection, closed when that closes) and never given to another client.
  */
 import type { ConnectionSettings } from './backend-tls.ts';
 import { UpstreamConnection, type ConnectionOwner } from './upstream-connection.ts';
 import type { ConnectionDeadlines } from '../shared/connection-deadlines.ts';
 import { UpstreamFailure } from './upstream-errors.ts';
 import type { UpstreamHandler, UpstreamRequest } from './upstream-request.ts';
+import { proxyHeader } from '../shared/proxy-protocol.ts';
+import type { Socket } from 'node:net';
 
 interface Waiter {
   readonly request: UpstreamRequest;
@@ -27,12 +33,16 @@ export class UpstreamPool implements ConnectionOwner {
   readonly #maxConnections: number | null;
   readonly #connections = new Set<UpstreamConnection>();
   readonly #idle: UpstreamConnection[] = [];
+  /** --send-proxy-protocol: idle connections by the client connection they belong to. */
+  readonly #privateIdle = new Map<Socket, UpstreamConnection[]>();
+  readonly #proxyVersion: 'v1' | 'v2' | null;
   readonly #waiting: Waiter[] = [];
   #closing = false;
   #onEmpty: (() => void) | null = null;
 
-  constructor(settings: ConnectionSettings, maxConnections: number | null, deadlines: ConnectionDeadlines) {
+  constructor(settings: ConnectionSettings, maxConnections: number | null, deadlines: ConnectionDeadlines, proxyVersion: 'v1' | 'v2' | null = null) {
     this.#settings = settings;
+    this.#proxyVersion = proxyVersion;
     this.#maxConnections = maxConnections;
     this.#deadlines = deadlines;
   }
@@ -41,34 +51,60 @@ export class UpstreamPool implements ConnectionOwner {
     if (this.#closing) {
       return handler.onResponseError(noopController, new UpstreamFailure('UPSTREAM_CLOSED', 'the backend left the pool', false));
     }
-    const idle = this.#idle.pop();
+    const idle = this.#idleFor(request).pop();
     if (idle !== undefined) return idle.send(request, handler);
-    if (this.#maxConnections === null || this.#connections.size < this.#maxConnections) return this.#open().send(request, handler);
+    if (this.#maxConnections === null || this.#connections.size < this.#maxConnections) return this.#open(request).send(request, handler);
     this.#waiting.push({ request, handler });
   }
 
   released(connection: UpstreamConnection): void {
-    const next = this.#waiting.shift();
+    const owner = connection.privateTo;
+    const at = owner === null ? 0 : this.#waiting.findIndex(({ request }) => request.proxy?.connection === owner);
+    const next = at >= 0 ? this.#waiting.splice(at, 1)[0] : undefined;
     if (next !== undefined) return connection.send(next.request, next.handler);
-    if (this.#closing) return connection.destroy(new UpstreamFailure('UPSTREAM_CLOSED', 'pool closed', true));
-    this.#idle.push(connection);
+    if (this.#closing || owner?.destroyed === true) return connection.destroy(new UpstreamFailure('UPSTREAM_CLOSED', 'pool closed', true));
+    if (owner === null) this.#idle.push(connection);
+    else this.#privateList(owner).push(connection);
+  }
+
+  /** Where an idle connection for `request` is found: the shared stack, or its client's own. */
+  #idleFor(request: UpstreamRequest): UpstreamConnection[] {
+    const owner = request.proxy?.connection ?? null;
+    return owner === null ? this.#idle : (this.#privateIdle.get(owner) ?? []);
+  }
+
+  #privateList(owner: Socket): UpstreamConnection[] {
+    let list = this.#privateIdle.get(owner);
+    if (list === undefined) {
+      const created: UpstreamConnection[] = [];
+      list = created;
+      this.#privateIdle.set(owner, created);
+      // The client is gone: so is every connection that spoke for it.
+      owner.once('close', () => {
+        this.#privateIdle.delete(owner);
+        for (const connection of created.splice(0)) connection.destroy(new UpstreamFailure('UPSTREAM_CLOSED', 'its client closed', true));
+      });
+    }
+    return list;
   }
 
   closed(connection: UpstreamConnection): void {
     this.#connections.delete(connection);
     this.#deadlines.delete(connection);
-    const at = this.#idle.indexOf(connection);
-    if (at !== -1) this.#idle.splice(at, 1);
+    const idle = connection.privateTo === null ? this.#idle : this.#privateIdle.get(connection.privateTo);
+    const at = idle?.indexOf(connection) ?? -1;
+    if (at !== -1) idle?.splice(at, 1);
     // A place came free under the cap: the first waiter gets a new connection.
     const next = this.#waiting.length > 0 ? this.#waiting.shift() : undefined;
-    if (next !== undefined) this.#open().send(next.request, next.handler);
+    if (next !== undefined) this.#open(next.request).send(next.request, next.handler);
     if (this.#connections.size === 0 && this.#onEmpty !== null) this.#onEmpty();
   }
 
   /** Stops taking requests; what runs or waits finishes; resolves when every connection has closed. */
   close(): Promise<void> {
     this.#closing = true;
-    for (const connection of this.#idle.splice(0)) connection.destroy(new UpstreamFailure('UPSTREAM_CLOSED', 'pool closed', true));
+    const idle = [...this.#idle.splice(0), ...[...this.#privateIdle.values()].flatMap((list) => list.splice(0))];
+    for (const connection of idle) connection.destroy(new UpstreamFailure('UPSTREAM_CLOSED', 'pool closed', true));
     return this.#empty();
   }
 
@@ -88,8 +124,12 @@ export class UpstreamPool implements ConnectionOwner {
     });
   }
 
-  #open(): UpstreamConnection {
-    const connection = new UpstreamConnection(this.#settings, this);
+  #open(request: UpstreamRequest): UpstreamConnection {
+    const proxy = this.#proxyVersion === null ? null : request.proxy;
+    const connection =
+      proxy === null
+        ? new UpstreamConnection(this.#settings, this)
+        : new UpstreamConnection(this.#settings, this, proxy.connection, proxyHeader(this.#proxyVersion as 'v1' | 'v2', proxy));
     this.#connections.add(connection);
     this.#deadlines.add(connection);
     return connection;

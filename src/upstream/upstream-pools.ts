@@ -96,6 +96,7 @@ export class UpstreamPools {
       // each under a deadline (queue-deadlines.ts).
       settings.maxConnections,
       this.#deadlines,
+      settings.sendProxyProtocol,
     );
   }
 }

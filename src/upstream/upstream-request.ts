@@ -8,6 +8,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import type { ProxyEndpoints } from '../shared/proxy-protocol.ts';
 
 export interface UpstreamRequest {
   readonly method: string;
@@ -19,6 +20,14 @@ export interface UpstreamRequest {
   readonly body: Readable | Buffer | null;
   /** The Upgrade token asked for (`websocket`); null for a plain request. */
   readonly upgrade: string | null;
+  /** With --send-proxy-protocol: who the client is, and its connection, to which the
+   * upstream connection then belongs. null otherwise. */
+  readonly proxy: ProxiedRequest | null;
+}
+
+export interface ProxiedRequest extends ProxyEndpoints {
+  /** The client's connection: upstream connections opened for it serve only it, and close with it. */
+  readonly connection: Socket;
 }
 
 export interface UpstreamController {

@@ -42,7 +42,7 @@ test('no flags give the documented defaults', () => {
     routing: { algorithm: 'round-robin', hashKey: { from: 'ip' }, hashBalanceFactor: 0, sticky: null, retries: 2, slowStartMs: 0 },
     health: null,
     ejection: { after: 3, on5xx: false, timeMs: 10_000, maxPercent: 50 },
-    upstream: { connectMs: 5_000, headersMs: 30_000, bodyIdleMs: 30_000, maxConnections: null, tls: { ca: null, insecure: false } },
+    upstream: { connectMs: 5_000, headersMs: 30_000, bodyIdleMs: 30_000, maxConnections: null, tls: { ca: null, insecure: false }, sendProxyProtocol: null },
     client: {
       headersTimeoutMs: 10_000,
       bodyIdleMs: 30_000,

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { test } from 'node:test';
 import { request } from 'undici';
-import { parseProxyHeader, V2_SIGNATURE } from '../../src/listener/proxy-protocol.ts';
+import { parseProxyHeader, V2_SIGNATURE } from '../../src/shared/proxy-protocol.ts';
 import { rawExchange, startBackend, startTestBalancer, statusOf } from '../helpers.ts';
 
 function v2(command: number, family: number, addresses: Buffer, tlvs = Buffer.alloc(0)): Buffer {

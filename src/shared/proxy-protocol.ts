@@ -10,7 +10,7 @@
  * own peer stands.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import type { ProxiedAddress } from '../shared/client-address.ts';
+import type { ProxiedAddress } from './client-address.ts';
 
 export const V2_SIGNATURE = Buffer.from('\r\n\r\n\0\r\nQUIT\n', 'latin1');
 const V1_PREFIX = Buffer.from('PROXY ', 'latin1');
@@ -89,4 +89,52 @@ function parseV2(bytes: Buffer): ProxyHeader {
   // UNSPEC, UDP and UNIX sockets: a valid header without a TCP client to route by.
   if ((family & 0xf0) <= 0x30 && (family & 0x0f) <= 2) return { kind: 'header', length, client: null };
   return invalid(`PROXY v2 address family 0x${family.toString(16)} is not defined`);
+}
+
+export interface ProxyEndpoints {
+  /** The client, as the balancer knows it (its TCP peer, or what a PROXY header in front named). */
+  readonly client: ProxiedAddress;
+  /** The address and port the client connected to. */
+  readonly local: ProxiedAddress;
+}
+
+/** `::ffff:192.0.2.1`, as a dual-stack socket reports an IPv4 peer, is that IPv4 address. */
+function plain(address: string): string {
+  return address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
+}
+
+function ipv6Bytes(address: string): Buffer {
+  const [head = '', tail = ''] = address.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = address.includes('::') ? (tail === '' ? [] : tail.split(':')) : [];
+  const groups = address.includes('::') ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
+  const bytes = Buffer.alloc(16);
+  groups.forEach((group, i) => bytes.writeUInt16BE(Number.parseInt(group, 16), i * 2));
+  return bytes;
+}
+
+/**
+ * The header a balancer writes first on a connection to a backend to say who the client
+ * is (--send-proxy-protocol). A pair of addresses of different families, or one that is
+ * neither IPv4 nor IPv6, is sent as v1 `UNKNOWN` / v2 `UNSPEC` (the backend then uses
+ * the connection's own peer).
+ */
+export function proxyHeader(version: 'v1' | 'v2', { client, local }: ProxyEndpoints): Buffer {
+  const source = plain(client.address);
+  const destination = plain(local.address);
+  const family = isIPv4(source) && isIPv4(destination) ? 4 : isIPv6(source) && isIPv6(destination) ? 6 : 0;
+  if (version === 'v1') {
+    if (family === 0) return Buffer.from('PROXY UNKNOWN\r\n', 'latin1');
+    return Buffer.from(`PROXY TCP${family} ${source} ${destination} ${client.port} ${local.port}\r\n`, 'latin1');
+  }
+  let addresses = Buffer.alloc(0);
+  if (family === 4) addresses = Buffer.concat([Buffer.from(source.split('.').map(Number)), Buffer.from(destination.split('.').map(Number)), Buffer.alloc(4)]);
+  if (family === 6) addresses = Buffer.concat([ipv6Bytes(source), ipv6Bytes(destination), Buffer.alloc(4)]);
+  if (family !== 0) {
+    addresses.writeUInt16BE(client.port, addresses.length - 4);
+    addresses.writeUInt16BE(local.port, addresses.length - 2);
+  }
+  const fixed = Buffer.from([0x21, family === 4 ? 0x11 : family === 6 ? 0x21 : 0x00, 0, 0]);
+  fixed.writeUInt16BE(addresses.length, 2);
+  return Buffer.concat([V2_SIGNATURE, fixed, addresses]);
 }
