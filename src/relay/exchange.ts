@@ -166,7 +166,20 @@ export class Exchange implements UpstreamHandler, QueuedRequest {
   onResponseStart(controller: UpstreamController, statusCode: number, headers: string[], statusMessage: string): void {
     const res = this.#res;
     if (this.#clientGone) return controller.abort(clientGone());
-    const { state, health, sticky, ejectOn5xx } = this.#context;
+    this.#recordAnswer(statusCode);
+    const { sticky } = this.#context;
+    // A new pin whenever the pinned backend did not serve: no cookie, a stale one, or
+    // the pinned backend failed this request and another one answered.
+    const setCookie = sticky !== null && this.#slot !== this.#route.pinned ? sticky.setCookie(this.#slot) : undefined;
+    const out = clientResponseHeaders(headers, setCookie);
+    if (statusMessage) res.writeHead(statusCode, statusMessage, out);
+    else res.writeHead(statusCode, out);
+  }
+
+  /** The backend answered this attempt with `statusCode`: its latency, its response and
+   * the passive-health verdict (a 5xx is a failure only with --eject-on-5xx) are recorded. */
+  #recordAnswer(statusCode: number): void {
+    const { state, health, ejectOn5xx } = this.#context;
     const at = now();
     const micros = (at - this.#attemptStartedAt) * 1000;
     if (this.#record !== null) this.#record.upstreamMs = at - this.#attemptStartedAt;
@@ -176,12 +189,6 @@ export class Exchange implements UpstreamHandler, QueuedRequest {
     else health.succeeded(this.#slot, this.#trial);
     // The trial has its verdict; a body cut off later is an ordinary failure.
     this.#trial = false;
-    // A new pin whenever the pinned backend did not serve: no cookie, a stale one, or
-    // the pinned backend failed this request and another one answered.
-    const setCookie = sticky !== null && this.#slot !== this.#route.pinned ? sticky.setCookie(this.#slot) : undefined;
-    const out = clientResponseHeaders(headers, setCookie);
-    if (statusMessage) res.writeHead(statusCode, statusMessage, out);
-    else res.writeHead(statusCode, out);
   }
 
   /** Early hints go on to a client that can take an interim response (HTTP/1.1), before
@@ -203,13 +210,7 @@ export class Exchange implements UpstreamHandler, QueuedRequest {
       this.#endAttempt();
       return this.#finish();
     }
-    const at = now();
-    const micros = (at - this.#attemptStartedAt) * 1000;
-    if (this.#record !== null) this.#record.upstreamMs = at - this.#attemptStartedAt;
-    recordLatency(state, this.#slot, micros, at);
-    recordResponse(state, this.#slot, 101, micros);
-    health.succeeded(this.#slot, this.#trial);
-    this.#trial = false;
+    this.#recordAnswer(101);
     state.listenerAdd(listener, 'tunnelsOpen', 1);
     this.#res.switchProtocols(statusMessage, headers, socket, head, () => {
       state.listenerAdd(listener, 'tunnelsOpen', -1);
