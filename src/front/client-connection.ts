@@ -166,7 +166,8 @@ export class ClientConnection implements Timed, ResponseOwner, BodySource, Reque
       if (name.length === 6 && name.toLowerCase() === 'expect') this.#expect = raw[i + 1] as string;
     }
     this.#request = new FrontRequest(head, this.socket, this);
-    this.#request.upgrade = relayedUpgrade(raw, this.#handlers.limits.upgrades);
+    // Only a head llhttp found asking to switch is looked at again, for its token.
+    if (head.upgrade) this.#request.upgrade = relayedUpgrade(raw, this.#handlers.limits.upgrades);
     this.#dispatchDue = true;
   }
 

@@ -17,6 +17,8 @@ export interface RequestHead {
   readonly raw: string[];
   /** llhttp's verdict from the version and Connection header. */
   readonly keepAlive: boolean;
+  /** llhttp saw `Connection: upgrade` with an `Upgrade` header (or CONNECT). */
+  readonly upgrade: boolean;
 }
 
 /** What a parser reports, in order: `head`, `body`*, `complete`. */
@@ -94,7 +96,7 @@ export class RequestParser implements LlhttpHandler {
     return this.#within(this.#headers.value(bytes));
   }
 
-  headersComplete(): number {
+  headersComplete(_statusCode: number, upgrade: boolean): number {
     const parser = this.#parser;
     this.#events.onHead({
       method: parser.method(),
@@ -103,6 +105,7 @@ export class RequestParser implements LlhttpHandler {
       versionMinor: parser.versionMinor(),
       raw: this.#headers.lines(),
       keepAlive: parser.shouldKeepAlive(),
+      upgrade,
     });
     // Trailers of a chunked body, if any, are parsed (and limited) on their own.
     this.#headers.reset();

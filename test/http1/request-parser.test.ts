@@ -50,6 +50,7 @@ test('a head reports method, target, version, raw headers and keep-alive; the bo
     versionMinor: 0,
     raw: ['Host', 'x', 'Connection', 'keep-alive', 'Content-Length', '5'],
     keepAlive: true,
+    upgrade: false,
   });
   assert.equal(p.execute(bytes('llo')), LLHTTP.PAUSED);
   assert.deepEqual(bodies, ['he', 'llo']);
