@@ -12,6 +12,7 @@ export interface ProxiedAddress {
 /** A connection: anything with the peer address a socket has. */
 export interface Peer {
   readonly remoteAddress?: string | undefined;
+  readonly remotePort?: number | undefined;
 }
 
 const proxied = new WeakMap<Peer, ProxiedAddress>();
@@ -26,15 +27,20 @@ export function recordProxiedClient(socket: Peer, client: ProxiedAddress): void 
   proxied.set(socket, client);
 }
 
-/** The client's port, as clientAddress's address. */
-export function clientPort(socket: Peer & { readonly remotePort?: number | undefined }): number {
-  const under = inner.get(socket) as (Peer & { readonly remotePort?: number | undefined }) | undefined;
-  if (under !== undefined) return clientPort(under);
-  return proxied.get(socket)?.port ?? socket.remotePort ?? 0;
+/** The TCP connection under `socket` (itself when nothing is layered on it). */
+function transport(socket: Peer): Peer {
+  let peer = socket;
+  for (let under = inner.get(peer); under !== undefined; under = inner.get(peer)) peer = under;
+  return peer;
 }
 
 export function clientAddress(socket: Peer): string | null {
-  const under = inner.get(socket);
-  if (under !== undefined) return clientAddress(under);
-  return proxied.get(socket)?.address ?? socket.remoteAddress ?? null;
+  const peer = transport(socket);
+  return proxied.get(peer)?.address ?? peer.remoteAddress ?? null;
+}
+
+/** The client's port, as clientAddress's address. */
+export function clientPort(socket: Peer): number {
+  const peer = transport(socket);
+  return proxied.get(peer)?.port ?? peer.remotePort ?? 0;
 }
