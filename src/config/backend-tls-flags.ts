@@ -6,6 +6,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { pemCertificates } from '../tls/certificates.ts';
 import type { BackendTlsConfig } from './config.ts';
 import { UsageError } from './flag-values.ts';
 
@@ -13,8 +14,6 @@ export interface BackendTlsValues {
   readonly 'backend-ca'?: string | undefined;
   readonly 'backend-insecure'?: boolean | undefined;
 }
-
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
 export function backendTlsConfig(values: BackendTlsValues): BackendTlsConfig {
   const file = values['backend-ca'];
@@ -35,7 +34,7 @@ function readAuthorities(file: string): string[] {
   } catch (error) {
     refuse(`it cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
-  const certificates = text.match(PEM_CERTIFICATE) ?? [];
+  const certificates = pemCertificates(text);
   if (certificates.length === 0) refuse('expected PEM certificates (-----BEGIN CERTIFICATE-----), found none');
   certificates.forEach((pem, i) => {
     try {

@@ -27,6 +27,11 @@ export class CertificateError extends Error {}
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
+/** The PEM certificates in `text`, in order (a chain, or a set of authorities). */
+export function pemCertificates(text: string): string[] {
+  return text.match(PEM_CERTIFICATE) ?? [];
+}
+
 function read(flag: string, file: string): string {
   try {
     return readFileSync(file, 'latin1');
@@ -50,7 +55,7 @@ function namesOf(certificate: X509Certificate): string[] {
 export function loadCertificate({ certFile, keyFile }: CertificateFiles, now = Date.now()): { certificate: ServedCertificate; warning: string | null } {
   const cert = read('--tls-cert', certFile);
   const key = read('--tls-key', keyFile);
-  const pems = cert.match(PEM_CERTIFICATE) ?? [];
+  const pems = pemCertificates(cert);
   if (pems.length === 0) throw new CertificateError(`--tls-cert ${JSON.stringify(certFile)} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
   let leaf: X509Certificate;
   try {
