@@ -49,6 +49,14 @@ function utcDate(): string {
   return dateValue;
 }
 
+/** A head written as the backend sent it (an interim response, a 101): no framing or
+ * connection headers of ours. */
+function asSent(statusCode: number, message: string, headers: readonly string[]): string {
+  let head = `HTTP/1.1 ${statusCode} ${message || (STATUS_CODES[statusCode] ?? '')}\r\n`;
+  for (let i = 0; i < headers.length; i += 2) head += `${headers[i] as string}: ${headers[i + 1] as string}\r\n`;
+  return `${head}\r\n`;
+}
+
 export class FrontResponse extends EventEmitter {
   readonly req: FrontRequest;
   statusCode = 200;
@@ -159,9 +167,7 @@ export class FrontResponse extends EventEmitter {
   /** An interim response (103 Early Hints) ahead of the final one; nothing once that has begun. */
   writeInterim(statusCode: number, message: string, headers: readonly string[]): void {
     if (this.headersSent || !this.#owner.open) return;
-    let head = `HTTP/1.1 ${statusCode} ${message || (STATUS_CODES[statusCode] ?? 'Early Hints')}\r\n`;
-    for (let i = 0; i < headers.length; i += 2) head += `${headers[i] as string}: ${headers[i + 1] as string}\r\n`;
-    this.#owner.socket.write(`${head}\r\n`, 'latin1');
+    this.#owner.socket.write(asSent(statusCode, message, headers), 'latin1');
   }
 
   /**
@@ -174,9 +180,7 @@ export class FrontResponse extends EventEmitter {
     this.statusCode = 101;
     this.headersSent = true;
     this.#ended = true;
-    let head = `HTTP/1.1 101 ${message || 'Switching Protocols'}\r\n`;
-    for (let i = 0; i < headers.length; i += 2) head += `${headers[i] as string}: ${headers[i + 1] as string}\r\n`;
-    this.#owner.tunnel(`${head}\r\n`, upstream, upstreamHead, onClose);
+    this.#owner.tunnel(asSent(101, message, headers), upstream, upstreamHead, onClose);
   }
 
   /** Cuts the connection: a response that cannot be completed must not look complete. */
