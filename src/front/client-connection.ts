@@ -6,7 +6,7 @@
  * the client sent behind them is never processed (RFC 9112 section 9.6).
  *
  * Every wait is bounded, by deadlines that one coarse timer per thread checks
- * (connection-deadlines.ts): the head (--client-header-timeout, from the first byte of a
+ * (deadlines.ts): the head (--client-header-timeout, from the first byte of a
  * request or from the accept), the silence inside a body (--client-body-timeout, once
  * the relay arms it), and an idle kept-alive connection (--keep-alive-timeout).
  */
@@ -16,7 +16,7 @@ import { isExecuting, LLHTTP } from '../http1/llhttp.ts';
 import { RequestParser, type RequestEvents, type RequestHead } from '../http1/request-parser.ts';
 import { isClosing } from '../listener/closing-connections.ts';
 import { now } from '../shared/clock.ts';
-import type { ConnectionDeadlines, Timed } from '../shared/connection-deadlines.ts';
+import type { Deadlines, Timed } from '../shared/deadlines.ts';
 import { FrontRequest, type BodySource } from './front-request.ts';
 import { FrontResponse, type ResponseOwner } from './front-response.ts';
 import { joinTunnel, relayedUpgrade } from './tunnel.ts';
@@ -25,7 +25,7 @@ import { joinTunnel, relayedUpgrade } from './tunnel.ts';
 /** What the server does with a connection's requests and failures. */
 export interface ConnectionHandlers {
   readonly limits: ClientLimits;
-  readonly deadlines: ConnectionDeadlines;
+  readonly deadlines: Deadlines;
   onRequest(req: FrontRequest, res: FrontResponse): void;
   /** A CONNECT request: refused by the listener (no body is read, nothing follows it). */
   onConnect(req: FrontRequest, socket: Socket): void;

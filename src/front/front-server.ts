@@ -7,7 +7,7 @@
  */
 import type { Socket } from 'node:net';
 import type { ClientLimits } from '../config/config.ts';
-import { ConnectionDeadlines } from '../shared/connection-deadlines.ts';
+import { Deadlines } from '../shared/deadlines.ts';
 import { ClientConnection, type ConnectionHandlers } from './client-connection.ts';
 import type { FrontRequest } from './front-request.ts';
 import type { FrontResponse } from './front-response.ts';
@@ -29,7 +29,7 @@ export class FrontServer {
     const shortest = Math.min(limits.headersTimeoutMs, limits.bodyIdleMs, limits.keepAliveMs);
     const connectionHandlers: ConnectionHandlers = {
       limits,
-      deadlines: new ConnectionDeadlines(Math.max(1, shortest)),
+      deadlines: new Deadlines(Math.max(1, shortest)),
       onRequest: handlers.onRequest,
       onConnect: handlers.onConnect,
       onClientError: handlers.onClientError,

@@ -12,7 +12,7 @@ import { RoutingView } from '../routing/routing-view.ts';
 import { Selector } from '../routing/selector.ts';
 import { StickySessions } from '../routing/sticky-sessions.ts';
 import type { SharedState } from '../shared/shared-state.ts';
-import { QueueDeadlines } from '../upstream/queue-deadlines.ts';
+import { Deadlines } from '../shared/deadlines.ts';
 import { UpstreamPools } from '../upstream/upstream-pools.ts';
 
 export function createRelayContext(config: Config, state: SharedState, listener: number): RelayContext {
@@ -34,7 +34,7 @@ export function createRelayContext(config: Config, state: SharedState, listener:
     state,
     listener,
     pools,
-    queue: config.upstream.maxConnections === null ? null : new QueueDeadlines(config.upstream.connectMs),
+    queue: config.upstream.maxConnections === null ? null : new Deadlines(config.upstream.connectMs),
     selector,
     health: new PassiveHealth(state, {
       ejectAfter: ejection.after,

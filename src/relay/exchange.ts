@@ -25,12 +25,12 @@ import { sendError } from './error-response.ts';
 import { recordOwnResponse, recordResponse } from './outcome-counters.ts';
 import { mayResend, retryElsewhere } from './retry-policy.ts';
 import { clientResponseHeaders, upstreamRequestHeaders } from './proxy-headers.ts';
-import type { QueuedRequest } from '../upstream/queue-deadlines.ts';
+import type { Timed } from '../shared/deadlines.ts';
 import type { UpstreamPool } from '../upstream/upstream-pool.ts';
 import type { UpstreamController, UpstreamHandler, UpstreamRequest } from '../upstream/upstream-request.ts';
 import type { RelayContext } from './relay-context.ts';
 
-export class Exchange implements UpstreamHandler, QueuedRequest {
+export class Exchange implements UpstreamHandler, Timed {
   readonly #req: FrontRequest;
   readonly #res: FrontResponse;
   readonly #context: RelayContext;
@@ -52,10 +52,10 @@ export class Exchange implements UpstreamHandler, QueuedRequest {
   #resends = 0;
   #ended = false;
   #clientGone = false;
-  /** When the current dispatch was handed to the pool (for --upstream-connections' deadline). */
-  queuedAt = 0;
+  /** While waiting for one of the --upstream-connections: when it gets 503 (clock.now()); else 0. */
+  deadline = 0;
   /** It waited for a connection past the deadline and was answered 503; the pool still holds it. */
-  #expired = false;
+  #answeredBusy = false;
 
   /** `body`: how the request body travels (see request-body.ts); null when there is none. */
   constructor(
@@ -134,24 +134,31 @@ export class Exchange implements UpstreamHandler, QueuedRequest {
   #dispatch(): void {
     const { queue } = this.#context;
     if (queue !== null) {
-      this.queuedAt = now();
-      queue.watch(this);
+      this.deadline = now() + this.#context.upstream.connectMs;
+      queue.add(this);
     }
     (this.#pool as UpstreamPool).dispatch(this.#request, this);
   }
 
   onRequestStart(controller: UpstreamController): void {
-    this.#context.queue?.release(this);
+    this.#stopWaiting();
     this.#controller = controller;
     // Answered already: it must not reach the backend now (nothing of it is written).
-    if (this.#expired) return controller.abort(new SwitchyardError('BACKEND_BUSY', 'answered while waiting for a connection'));
+    if (this.#answeredBusy) return controller.abort(new SwitchyardError('BACKEND_BUSY', 'answered while waiting for a connection'));
     if (this.#clientGone) controller.abort(clientGone());
   }
 
+  /** It started (or ended otherwise): no deadline any more. */
+  #stopWaiting(): void {
+    this.deadline = 0;
+    this.#context.queue?.delete(this);
+  }
+
   /** Waited past --connect-timeout for one of the --upstream-connections: 503, not sent. */
-  queueExpired(): void {
+  expired(): void {
+    this.#stopWaiting();
     if (this.#ended || !this.#attemptOpen) return;
-    this.#expired = true;
+    this.#answeredBusy = true;
     this.#endAttempt();
     const { maxConnections, connectMs } = this.#context.upstream;
     this.#answerError(
@@ -234,9 +241,9 @@ export class Exchange implements UpstreamHandler, QueuedRequest {
   }
 
   onResponseError(_controller: UpstreamController, error: Error): void {
-    this.#context.queue?.release(this);
-    // Its client has its answer already (queueExpired); this is the pool letting go of it.
-    if (this.#expired) return;
+    this.#stopWaiting();
+    // Its client has its answer already (expired()); this is the pool letting go of it.
+    if (this.#answeredBusy) return;
     const { health } = this.#context;
     if (this.#clientGone) {
       health.abandoned(this.#slot, this.#trial);

@@ -8,7 +8,7 @@ import type { RetryBudget } from '../routing/retry-budget.ts';
 import type { Selector } from '../routing/selector.ts';
 import type { StickySessions } from '../routing/sticky-sessions.ts';
 import type { SharedState } from '../shared/shared-state.ts';
-import type { QueueDeadlines } from '../upstream/queue-deadlines.ts';
+import type { Deadlines } from '../shared/deadlines.ts';
 import type { UpstreamPools } from '../upstream/upstream-pools.ts';
 
 export interface RelayContext {
@@ -17,7 +17,7 @@ export interface RelayContext {
   readonly listener: number;
   readonly pools: UpstreamPools;
   /** Deadlines of requests waiting for a free upstream connection; null without --upstream-connections. */
-  readonly queue: QueueDeadlines | null;
+  readonly queue: Deadlines | null;
   readonly selector: Selector;
   readonly health: PassiveHealth;
   readonly budget: RetryBudget;

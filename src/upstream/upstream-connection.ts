@@ -13,7 +13,7 @@
  */
 import type { Socket } from 'node:net';
 import { now } from '../shared/clock.ts';
-import type { Timed } from '../shared/connection-deadlines.ts';
+import type { Timed } from '../shared/deadlines.ts';
 import { connectBackend, type ConnectionSettings } from './backend-tls.ts';
 import { IdleTimes, mayReuseAfter } from './keep-alive.ts';
 import { ResponseParseError, ResponseParser, type ResponseEvents } from '../http1/response-parser.ts';

@@ -7,7 +7,7 @@
  * close (nginx's keepalive cache works the same way). Without a cap a request that finds
  * no idle connection opens one; with --upstream-connections it waits, first come first
  * served, for the next connection to come free (the wait is bounded by
- * queue-deadlines.ts).
+ * the exchange, on the thread's deadline sweeper).
  *
  * With --send-proxy-protocol a connection starts with a PROXY header naming one client,
  * so it serves that client's connection only: its idle connections are kept apart (per
@@ -15,7 +15,7 @@
  */
 import type { ConnectionSettings } from './backend-tls.ts';
 import { UpstreamConnection, type ConnectionOwner } from './upstream-connection.ts';
-import type { ConnectionDeadlines } from '../shared/connection-deadlines.ts';
+import type { Deadlines } from '../shared/deadlines.ts';
 import { UpstreamFailure } from './upstream-errors.ts';
 import type { UpstreamHandler, UpstreamRequest } from './upstream-request.ts';
 import { proxyHeader } from '../shared/proxy-protocol.ts';
@@ -28,7 +28,7 @@ interface Waiter {
 
 export class UpstreamPool implements ConnectionOwner {
   readonly #settings: ConnectionSettings;
-  readonly #deadlines: ConnectionDeadlines;
+  readonly #deadlines: Deadlines;
   /** null: no cap. */
   readonly #maxConnections: number | null;
   readonly #connections = new Set<UpstreamConnection>();
@@ -40,7 +40,7 @@ export class UpstreamPool implements ConnectionOwner {
   #closing = false;
   #onEmpty: (() => void) | null = null;
 
-  constructor(settings: ConnectionSettings, maxConnections: number | null, deadlines: ConnectionDeadlines, proxyVersion: 'v1' | 'v2' | null = null) {
+  constructor(settings: ConnectionSettings, maxConnections: number | null, deadlines: Deadlines, proxyVersion: 'v1' | 'v2' | null = null) {
     this.#settings = settings;
     this.#proxyVersion = proxyVersion;
     this.#maxConnections = maxConnections;

@@ -6,7 +6,7 @@
 import { maxHeaderSize } from 'node:http';
 import type { UpstreamConfig } from '../config/config.ts';
 import type { Member } from '../routing/algorithms/algorithm.ts';
-import { ConnectionDeadlines } from '../shared/connection-deadlines.ts';
+import { Deadlines } from '../shared/deadlines.ts';
 import { tlsOptions } from './backend-tls.ts';
 import { UpstreamPool } from './upstream-pool.ts';
 
@@ -25,11 +25,11 @@ export class UpstreamPools {
   readonly #entries: Array<PoolEntry | undefined>;
   /** Pools being closed after their backend left; awaited by `close`. */
   readonly #closing = new Set<Promise<void>>();
-  readonly #deadlines: ConnectionDeadlines;
+  readonly #deadlines: Deadlines;
 
   constructor(capacity: number, settings: UpstreamConfig) {
     this.#settings = settings;
-    this.#deadlines = new ConnectionDeadlines(Math.min(settings.connectMs, settings.headersMs, settings.bodyIdleMs, IDLE_MS));
+    this.#deadlines = new Deadlines(Math.min(settings.connectMs, settings.headersMs, settings.bodyIdleMs, IDLE_MS));
     this.#entries = new Array<PoolEntry | undefined>(capacity);
   }
 
@@ -93,7 +93,7 @@ export class UpstreamPools {
       },
       // --upstream-connections; by default no cap, the client side bounding concurrency
       // (--max-connections). With a cap, requests beyond it wait in the pool's queue,
-      // each under a deadline (queue-deadlines.ts).
+      // each under a deadline (shared/deadlines.ts, in the exchange).
       settings.maxConnections,
       this.#deadlines,
       settings.sendProxyProtocol,

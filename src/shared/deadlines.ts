@@ -1,8 +1,9 @@
 /**
- * @module The timeouts of one listener thread's connections, checked by one coarse timer
- * instead of a timer per connection: upstream (connect, response headers, body silence,
- * keep-alive idle) and client (request head, body silence, keep-alive idle), each side
- * with its own sweeper. Arming a deadline is storing a number on the connection: the
+ * @module The timeouts of one listener thread, checked by one coarse timer instead of a
+ * timer each: its upstream connections (connect, response headers, body silence,
+ * keep-alive idle), its client connections (request head, body silence, keep-alive
+ * idle) and, with --upstream-connections, the requests waiting for a free connection;
+ * each kind with its own sweeper. Arming a deadline is storing a number on the connection: the
  * body-silence deadline moves with every chunk, and a per-chunk `setTimeout` or
  * `refresh` is the kind of work the lean data path exists to avoid. The check runs ten
  * times per shortest timeout (a deadline fires at most 10% late), and only while
@@ -16,7 +17,7 @@ export interface Timed {
   expired(): void;
 }
 
-export class ConnectionDeadlines {
+export class Deadlines {
   readonly #timed = new Set<Timed>();
   readonly #checkEveryMs: number;
   #timer: NodeJS.Timeout | null = null;
