@@ -132,6 +132,7 @@ export function formatMetrics(stats: Stats, extras: MetricsExtras): string {
   single('switchyard_ejected_backends', 'gauge', 'Backends ejected or on trial now.', stats.ejected);
   single('switchyard_ejections_refused_total', 'counter', 'Ejections not made because of --max-ejected or the last eligible backend.', stats.ejectionsRefused);
   single('switchyard_proxy_header_refused_total', 'counter', 'Client connections closed for want of a valid PROXY protocol header.', stats.proxyHeaderRefused);
+  single('switchyard_http2_reset_flood_closed_total', 'counter', 'HTTP/2 client connections closed for resetting streams too fast (Rapid Reset).', stats.h2ResetFloods);
   single('switchyard_membership_generation', 'gauge', 'Membership generation: +1 on every change of the backends, their state or weight.', stats.generation);
   single('switchyard_round_robin_ticket', 'gauge', 'Next round-robin ticket (folds back to 0 at a multiple of the total weight).', stats.roundRobin.next);
   single('process_cpu_seconds_total', 'counter', 'User and system CPU time of the process, every thread included.', extras.cpuSeconds);

@@ -91,6 +91,7 @@ export interface Stats {
   readonly ejectionsRefused: number;
   /** Connections closed without a valid PROXY protocol header. */
   readonly proxyHeaderRefused: number;
+  readonly h2ResetFloods: number;
   /** Requests the balancer answered itself, by error code (every code, zeros included). */
   readonly answered: readonly OwnResponse[];
   readonly backends: readonly BackendStats[];
@@ -113,6 +114,7 @@ export function readStats(state: SharedState, { slowStartMs }: { readonly slowSt
     ejected: state.header('ejected'),
     ejectionsRefused: state.headerCount('ejectionsRefused'),
     proxyHeaderRefused: state.headerCount('proxyHeaderRefused'),
+    h2ResetFloods: state.headerCount('h2ResetFloods'),
     answered: ERROR_CODES.map((code, cell) => ({ code, status: STATUS_BY_CODE[code], count: state.headerCountAt('answered', cell) })),
     backends,
     listeners: state.listeners().map((row, index) => ({ index, ...row })),

@@ -59,6 +59,11 @@ export interface ClientLimits {
   /** --accept-proxy-protocol: every connection starts with a PROXY protocol header (v1 or
    * v2) naming the client; one without a valid header is closed. */
   readonly acceptProxyProtocol: boolean;
+  /** --h2c: a plain-HTTP connection that opens with the HTTP/2 preface speaks HTTP/2
+   * (prior knowledge). Over TLS, HTTP/2 is offered by ALPN always. */
+  readonly h2c: boolean;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS of an HTTP/2 connection (--h2-max-streams). */
+  readonly h2MaxStreams: number;
 }
 
 export interface BackendConfig {
@@ -184,6 +189,8 @@ export const DEFAULTS = {
     maxBodyBytes: null,
     maxConnections: 10_000,
     acceptProxyProtocol: false,
+    h2c: false,
+    h2MaxStreams: 100,
   },
   shutdownTimeoutMs: 15_000,
   admin: { host: '127.0.0.1', port: 9901, token: null },

@@ -72,6 +72,8 @@ ${row('--accept-proxy-protocol', ['each connection starts with a PROXY v1/v2 hea
 ${row('--tls-cert FILE', ['serve HTTPS: a PEM certificate (chain), repeatable;', 'chosen by SNI, the first by default; SIGHUP', 'or a change of the file reloads it'], 'off')}
 ${row('--tls-key FILE', 'the PEM key of the --tls-cert given in its place', 'off')}
 ${row('--redirect-http PORT', 'a plain port answering 308 to https://', 'off')}
+${row('--h2c', ['also HTTP/2 over plain connections that open with', 'its preface (prior knowledge); TLS offers h2 by ALPN'], 'off')}
+${row('--h2-max-streams N', 'concurrent streams per HTTP/2 connection', DEFAULTS.client.h2MaxStreams)}
 ${row('--upstream-connections N', ['most connections per backend and listener thread;', 'more requests wait for one, up to', '--connect-timeout, else 503'], 'no limit')}
 ${row('--send-proxy-protocol V', ['v1 or v2: each upstream connection starts with', 'a PROXY header naming its client (and serves', 'that client only)'], 'off')}
 ${row('--backend-ca FILE', ['PEM authorities that sign https backends\'', 'certificates (instead of the default ones)'], 'Node\'s + system')}

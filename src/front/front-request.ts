@@ -63,6 +63,8 @@ export class FrontRequest {
   readonly socket: Socket;
   /** The whole request (head and body) has been read. */
   complete = false;
+  /** An HTTP/2 stream's request (h2/h2-request.ts), not one parsed from HTTP/1.x. */
+  overH2 = false;
   readonly #source: BodySource;
   #headers: FrontHeaders | null = null;
   #body: RequestBody | null = null;

@@ -14,10 +14,10 @@
 import { EventEmitter } from 'node:events';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import type { ClientResponse, OutgoingHeaders } from './client-response.ts';
 import type { FrontRequest } from './front-request.ts';
 
-/** Headers as writeHead takes them: a flat list (name, value, ...) or an object. */
-export type OutgoingHeaders = readonly string[] | Readonly<Record<string, string | number>>;
+export type { OutgoingHeaders };
 
 /** What a response needs from its connection. */
 export interface ResponseOwner {
@@ -57,7 +57,14 @@ function asSent(statusCode: number, message: string, headers: readonly string[])
   return `${head}\r\n`;
 }
 
-export class FrontResponse extends EventEmitter {
+/** The last chunk of a chunked body, with its trailer section. */
+function lastChunk(trailers: readonly string[]): string {
+  let out = '0\r\n';
+  for (let i = 0; i < trailers.length; i += 2) out += `${trailers[i] as string}: ${trailers[i + 1] as string}\r\n`;
+  return `${out}\r\n`;
+}
+
+export class FrontResponse extends EventEmitter implements ClientResponse {
   readonly req: FrontRequest;
   statusCode = 200;
   /** Whether the connection may serve another request after this one. */
@@ -74,6 +81,8 @@ export class FrontResponse extends EventEmitter {
   #destroyed = false;
   #closed = false;
   #awaitingDrain = false;
+  /** Trailer fields for the last chunk (name, value, ...); null: none. */
+  #trailers: readonly string[] | null = null;
 
   constructor(req: FrontRequest, owner: ResponseOwner, keepAlive: boolean) {
     super();
@@ -150,10 +159,12 @@ export class FrontResponse extends EventEmitter {
     return ok;
   }
 
-  /** Ends the response (with a last chunk); 'close' follows once it is handed to the socket. */
-  end(chunk?: Buffer | string): void {
+  /** Ends the response (with a last chunk, and `trailers` after it when the body is
+   * chunked); 'close' follows once it is handed to the socket. */
+  end(chunk?: Buffer | string, trailers?: readonly string[]): void {
     if (this.#ended) return;
     if (!this.headersSent) this.writeHead(this.statusCode);
+    if (trailers !== undefined && this.#chunked) this.#trailers = trailers;
     this.#send(chunk === undefined ? null : typeof chunk === 'string' ? Buffer.from(chunk) : chunk, true);
     this.#ended = true;
     process.nextTick(() => {
@@ -214,7 +225,7 @@ export class FrontResponse extends EventEmitter {
         before += `${body.length.toString(16)}\r\n`;
         after = '\r\n';
       }
-      if (final) after += '0\r\n\r\n';
+      if (final) after += this.#trailers === null ? '0\r\n\r\n' : lastChunk(this.#trailers);
     }
     const socket = this.#owner.socket;
     if (body === null) return before === '' && after === '' ? true : socket.write(before + after, 'latin1');

@@ -25,7 +25,8 @@ export interface ResponseEvents {
    * body whatever its headers say (a response to HEAD). */
   onHeaders(statusCode: number, statusMessage: string, raw: string[], keepAlive: boolean): boolean;
   onBody(chunk: Buffer): void;
-  onComplete(): void;
+  /** `trailers`: the trailer fields after a chunked body (name, value, ...), usually none. */
+  onComplete(trailers: string[]): void;
 }
 
 /** A response llhttp refused; `code` is llhttp's name (`HPE_INVALID_CONSTANT`, ...). */
@@ -135,8 +136,8 @@ export class ResponseParser implements LlhttpHandler {
       return 1;
     }
     const noBody = this.#events.onHeaders(statusCode, this.#statusMessage, raw, keepAlive);
-    // Trailers of a chunked body, if any, are parsed (and limited) on their own and not
-    // relayed: the array handed on above stays as it was.
+    // Trailers of a chunked body, if any, are parsed (and limited) on their own, into a
+    // new list: the array handed on above stays as it was.
     this.#headers.reset();
     return noBody ? 1 : 0;
   }
@@ -149,7 +150,7 @@ export class ResponseParser implements LlhttpHandler {
   messageComplete(): number {
     // An interim response leaves the final one to come: parsing goes on, unannounced. A
     // switch is not a completed response: the connection now carries another protocol.
-    if (!this.#interim && !this.#switched) this.#events.onComplete();
+    if (!this.#interim && !this.#switched) this.#events.onComplete(this.#headers.lines());
     return 0;
   }
 

@@ -28,7 +28,7 @@ import pino from 'pino';
 import type { AccessLogConfig } from '../config/config.ts';
 import type { ErrorCode, SwitchyardError } from '../errors.ts';
 import type { FrontRequest } from '../front/front-request.ts';
-import type { FrontResponse } from '../front/front-response.ts';
+import type { ClientResponse } from '../front/client-response.ts';
 import { clientAddress } from '../shared/client-address.ts';
 import { now } from '../shared/clock.ts';
 
@@ -110,7 +110,7 @@ export class AccessLog {
   }
 
   /** Starts the record of a request; its line is written when the response closes. */
-  begin(req: FrontRequest, res: FrontResponse): RequestRecord {
+  begin(req: FrontRequest, res: ClientResponse): RequestRecord {
     const record = new RequestRecord(clientAddress(req.socket));
     res.once('close', () => this.#requestLine(req, res, record));
     return record;
@@ -159,7 +159,7 @@ export class AccessLog {
     });
   }
 
-  #requestLine(req: FrontRequest, res: FrontResponse, record: RequestRecord): void {
+  #requestLine(req: FrontRequest, res: ClientResponse, record: RequestRecord): void {
     // A response closing after the log (a request aborted at the shutdown deadline).
     if (this.#closed) return;
     // A client that leaves before the head is sent gets no status: nginx's 499 says so.

@@ -7,7 +7,7 @@
 import type { ClientLimits, HashKeySpec } from '../config/config.ts';
 import { SwitchyardError } from '../errors.ts';
 import type { FrontRequest } from '../front/front-request.ts';
-import type { FrontResponse } from '../front/front-response.ts';
+import type { ClientResponse } from '../front/client-response.ts';
 import { sendError } from '../relay/error-response.ts';
 import { Exchange } from '../relay/exchange.ts';
 import type { RelayContext } from '../relay/relay-context.ts';
@@ -28,7 +28,7 @@ export interface RequestHandlerOptions {
 }
 
 export function createRequestHandler({ context, limits, hashKey, log, accessLog }: RequestHandlerOptions) {
-  const forward = (req: FrontRequest, res: FrontResponse, body: Buffer | null, record: RequestRecord | null): void => {
+  const forward = (req: FrontRequest, res: ClientResponse, body: Buffer | null, record: RequestRecord | null): void => {
     if (res.destroyed) return;
     const route: RouteRequest = {
       key: hashKey === null ? null : hashKeyOf(req, hashKey),
@@ -41,7 +41,7 @@ export function createRequestHandler({ context, limits, hashKey, log, accessLog 
     new Exchange(req, res, context, route, upstreamBody, record).start();
   };
 
-  return function handleRequest(req: FrontRequest, res: FrontResponse): void {
+  return function handleRequest(req: FrontRequest, res: ClientResponse): void {
     const record = accessLog === null ? null : accessLog.begin(req, res);
     try {
       const refusal = guardRequest(req, limits) ?? declaredTooLarge(req, limits);

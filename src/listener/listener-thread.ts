@@ -9,7 +9,13 @@ import type { Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import { SwitchyardError } from '../errors.ts';
 import type { FrontRequest } from '../front/front-request.ts';
-import type { FrontResponse } from '../front/front-response.ts';
+import type { ClientResponse } from '../front/client-response.ts';
+import { H2Server, RESET_FLOOD_STREAMS } from '../h2/h2-server.ts';
+import { routeByPreface } from '../h2/h2c-preface.ts';
+import { clientAddress } from '../shared/client-address.ts';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { bridge } from './socket-bridge.ts';
 import { FrontServer } from '../front/front-server.ts';
 import { answerUsageRequests } from '../supervisor/thread-reports.ts';
 import type { DrainedMessage, ListenerThreadData, ListeningMessage, StoppedAcceptingMessage, SupervisorMessage } from '../supervisor/messages.ts';
@@ -47,29 +53,37 @@ const openSockets = new Set<Socket>();
 /** Sockets that have sent at least one request; the others are closed at once on shutdown. */
 const served = new WeakSet<Socket>();
 
+/** Counts a new connection; false when it is over --max-connections. */
+function trackConnection(socket: Socket): boolean {
+  state.listenerBump(listener, 'connections');
+  state.listenerAdd(listener, 'connectionsOpen', 1);
+  openSockets.add(socket);
+  socket.once('close', () => {
+    openSockets.delete(socket);
+    state.listenerAdd(listener, 'connectionsOpen', -1);
+    // Drained: no socket left after the listening sockets closed.
+    if (draining && openSockets.size === 0) finish(0);
+  });
+  return openSockets.size <= limits.maxConnections;
+}
+
+/** Every request, HTTP/1.1 or an HTTP/2 stream. */
+function onRequest(req: FrontRequest, res: ClientResponse): void {
+  if (isClosing(req.socket)) return; // pipelined behind a refusal; never processed
+  served.add(req.socket);
+  state.listenerBump(listener, 'requests');
+  active++;
+  res.once('close', onResponseClosed);
+  if (draining) res.shouldKeepAlive = false;
+  handleRequest(req, res);
+}
+
 const front = new FrontServer(limits, {
-  onRequest(req: FrontRequest, res: FrontResponse): void {
-    if (isClosing(req.socket)) return; // pipelined behind a refusal; never processed
-    served.add(req.socket);
-    state.listenerBump(listener, 'requests');
-    active++;
-    res.once('close', onResponseClosed);
-    if (draining) res.shouldKeepAlive = false;
-    handleRequest(req, res);
-  },
+  onRequest,
 
   onConnection(socket: Socket): void {
-    state.listenerBump(listener, 'connections');
-    state.listenerAdd(listener, 'connectionsOpen', 1);
-    openSockets.add(socket);
-    socket.once('close', () => {
-      openSockets.delete(socket);
-      state.listenerAdd(listener, 'connectionsOpen', -1);
-      // Drained: no socket left after the listening sockets closed.
-      if (draining && openSockets.size === 0) finish(0);
-    });
     // Dropping the socket silently would leave the client guessing; a 503 tells it why.
-    if (openSockets.size > limits.maxConnections) {
+    if (!trackConnection(socket)) {
       rejectSocket(socket, new SwitchyardError('AT_CONNECTION_LIMIT', `this listener is at its limit of ${limits.maxConnections} connections`), state, accessLog);
     }
   },
@@ -91,6 +105,22 @@ const front = new FrontServer(limits, {
   },
 });
 
+const h2 = new H2Server(limits, {
+  onRequest,
+  onResetFlood(socket: Socket): void {
+    state.headerBump('h2ResetFloods');
+    log(`HTTP/2 client ${clientAddress(socket) ?? 'unknown'} reset ${RESET_FLOOD_STREAMS}+ streams before their responses (Rapid Reset): GOAWAY, closed`);
+  },
+});
+
+/** A connection that speaks HTTP/2 (ALPN h2, or the --h2c preface, read through a
+ * bridge since it was read once already). */
+function serveH2(socket: Socket, transport: Duplex = socket): void {
+  // Over the limit: no HTTP/1.1 503 on an HTTP/2 connection; it is closed.
+  if (!trackConnection(socket)) return void socket.destroy();
+  h2.accept(socket, transport);
+}
+
 function onResponseClosed(): void {
   active--;
   if (draining) setImmediate(() => front.closeIdleConnections());
@@ -98,9 +128,14 @@ function onResponseClosed(): void {
 
 /** With --tls-cert: the certificates served, by SNI; replaced on reload. */
 const sni = config.tls === null ? null : new SniContexts(config.tls.certificates);
-const serve = (socket: Socket): void => front.accept(socket);
+const serveH1 = (socket: Socket): void => front.accept(socket);
+const serve = limits.h2c ? (socket: Socket): void => routeByPreface(socket, { timeoutMs: limits.headersTimeoutMs, onH2: (sniffed) => serveH2(sniffed, bridge(sniffed)), onH1: serveH1 }) : serveH1;
+// node:http2 handed a TLS socket after its handshake (not through its own secure server)
+// never read the client's first frames (tried: the session sat silent); through the
+// bridge it reads them like any stream.
+const serveTls = (socket: TLSSocket): void => (socket.alpnProtocol === 'h2' ? serveH2(socket, bridge(socket)) : serveH1(socket));
 const secure =
-  sni === null ? serve : (socket: Socket): void => terminateTls(socket, { contexts: sni, handshakeMs: limits.headersTimeoutMs, onSecure: serve });
+  sni === null ? serve : (socket: Socket): void => terminateTls(socket, { contexts: sni, handshakeMs: limits.headersTimeoutMs, onSecure: serveTls });
 
 /** The listening sockets, once bound; closed first on shutdown. */
 let acceptors: Acceptors | null = null;
@@ -112,6 +147,7 @@ function shutdown(timeoutMs: number): void {
   // Stops accepting at once; the drain ends when the last connection has closed.
   acceptors?.close();
   front.closeIdleConnections();
+  h2.closeIdleConnections();
   // closeIdleConnections() spares connections that have not sent a request yet; they
   // would hold the drain until the head timeout.
   for (const socket of openSockets) if (!served.has(socket)) socket.destroy();
@@ -121,6 +157,7 @@ function shutdown(timeoutMs: number): void {
   const deadline = setTimeout(() => {
     const aborted = active;
     front.closeAllConnections();
+    h2.closeAllConnections();
     finish(aborted);
   }, timeoutMs);
   deadline.unref();

@@ -15,8 +15,9 @@ import type { FrontRequest } from '../front/front-request.ts';
 export function guardRequest(req: FrontRequest, limits: ClientLimits): SwitchyardError | null {
   // llhttp takes a request line without a version as HTTP/0.9 (so a bare LF in a
   // target would end the line and smuggle the rest in as a header) and accepts any
-  // 1-digit version: only HTTP/1.0 and 1.1 are relayed.
-  if (req.httpVersionMajor !== 1) {
+  // 1-digit version: only HTTP/1.0 and 1.1 are relayed, and HTTP/2 streams, which never
+  // come from a request line (h2/h2-request.ts).
+  if (req.httpVersionMajor !== 1 && !req.overH2) {
     return new SwitchyardError('BAD_REQUEST', `HTTP/${req.httpVersion} is not served; use HTTP/1.1`);
   }
   const hostRefusal = checkHost(req);
@@ -30,6 +31,10 @@ export function guardRequest(req: FrontRequest, limits: ClientLimits): Switchyar
   const target = req.url ?? '';
   if (target.length > limits.maxUrlBytes) {
     return new SwitchyardError('URI_TOO_LONG', `request target is ${target.length} bytes; the limit is ${limits.maxUrlBytes}`);
+  }
+  // On HTTP/1.1, CONNECT is refused before it is parsed further (listener-thread.ts).
+  if (req.method === 'CONNECT') {
+    return new SwitchyardError('METHOD_NOT_ALLOWED', 'CONNECT is not relayed; switchyard is not a forward proxy');
   }
   if (req.method === 'TRACE') {
     return new SwitchyardError('METHOD_NOT_ALLOWED', 'TRACE is not relayed (it would echo credentials back across origins)');
@@ -61,9 +66,10 @@ function checkHost(req: FrontRequest): SwitchyardError | null {
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     if ((req.rawHeaders[i] as string).toLowerCase() === 'host') count++;
   }
-  if (count > 1) return new SwitchyardError('BAD_REQUEST', 'more than one Host header');
+  if (count > 1) return new SwitchyardError('BAD_REQUEST', req.overH2 ? ':authority and Host name different hosts' : 'more than one Host header');
   const host = req.headers.host;
   if (host === undefined) {
+    if (req.overH2) return new SwitchyardError('BAD_REQUEST', 'HTTP/2 request without :authority or Host');
     return req.httpVersionMinor >= 1 ? new SwitchyardError('BAD_REQUEST', 'HTTP/1.1 request without a Host header') : null;
   }
   if (!VALID_HOST.test(host)) return new SwitchyardError('BAD_REQUEST', 'invalid Host header');

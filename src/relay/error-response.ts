@@ -3,7 +3,7 @@
  * `SwitchyardError` and its one-line plain-text body, never a stack trace.
  */
 import { errorHead, oneLineBody, type SwitchyardError } from '../errors.ts';
-import type { FrontResponse } from '../front/front-response.ts';
+import type { ClientResponse } from '../front/client-response.ts';
 import type { RequestRecord } from '../listener/access-log.ts';
 import { markClosing } from '../listener/closing-connections.ts';
 import type { SharedState } from '../shared/shared-state.ts';
@@ -16,7 +16,7 @@ import { recordOwnResponse } from './outcome-counters.ts';
  * connection is cut (a truncated response is never made to look complete). `record`: the
  * access log's record of the request, or null when the log is off.
  */
-export function sendError(res: FrontResponse, error: SwitchyardError, close: boolean, state: SharedState, record: RequestRecord | null): void {
+export function sendError(res: ClientResponse, error: SwitchyardError, close: boolean, state: SharedState, record: RequestRecord | null): void {
   if (!res.headersSent) recordOwnResponse(state, res.destroyed ? 'CLIENT_CLOSED_REQUEST' : error.code);
   if (record !== null) record.error = res.destroyed && !res.headersSent ? 'CLIENT_CLOSED_REQUEST' : error.code;
   if (res.headersSent || res.destroyed) {
@@ -26,7 +26,8 @@ export function sendError(res: FrontResponse, error: SwitchyardError, close: boo
   const body = oneLineBody(error.status, error.message);
   // A HEAD answer carries the length of the body it does not send.
   if (record !== null && res.req.method !== 'HEAD') record.bytesOut = Buffer.byteLength(body);
-  if (close) markClosing(res.req.socket);
+  // An HTTP/2 connection carries other streams: only this one ends (h2/h2-response.ts).
+  if (close && !res.req.overH2) markClosing(res.req.socket);
   res.writeHead(error.status, errorHead(error, body, close));
   res.end(body);
 }

@@ -14,7 +14,7 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { SwitchyardError } from '../errors.ts';
 import type { FrontRequest } from '../front/front-request.ts';
-import type { FrontResponse } from '../front/front-response.ts';
+import type { ClientResponse } from '../front/client-response.ts';
 import type { RequestRecord } from '../listener/access-log.ts';
 import { clientAddress, clientPort } from '../shared/client-address.ts';
 import { recordLatency } from '../routing/latency.ts';
@@ -24,7 +24,7 @@ import type { RouteRequest } from '../routing/selector.ts';
 import { sendError } from './error-response.ts';
 import { recordOwnResponse, recordResponse } from './outcome-counters.ts';
 import { mayResend, retryElsewhere } from './retry-policy.ts';
-import { clientResponseHeaders, upstreamRequestHeaders } from './proxy-headers.ts';
+import { clientResponseHeaders, responseTrailers, upstreamRequestHeaders } from './proxy-headers.ts';
 import type { Timed } from '../shared/deadlines.ts';
 import type { UpstreamPool } from '../upstream/upstream-pool.ts';
 import type { UpstreamController, UpstreamHandler, UpstreamRequest } from '../upstream/upstream-request.ts';
@@ -32,7 +32,7 @@ import type { RelayContext } from './relay-context.ts';
 
 export class Exchange implements UpstreamHandler, Timed {
   readonly #req: FrontRequest;
-  readonly #res: FrontResponse;
+  readonly #res: ClientResponse;
   readonly #context: RelayContext;
   readonly #route: RouteRequest;
   /** The access log's record of this request; null when the log is off. */
@@ -60,7 +60,7 @@ export class Exchange implements UpstreamHandler, Timed {
   /** `body`: how the request body travels (see request-body.ts); null when there is none. */
   constructor(
     req: FrontRequest,
-    res: FrontResponse,
+    res: ClientResponse,
     context: RelayContext,
     route: RouteRequest,
     body: Readable | Buffer | null,
@@ -198,11 +198,11 @@ export class Exchange implements UpstreamHandler, Timed {
     this.#trial = false;
   }
 
-  /** Early hints go on to a client that can take an interim response (HTTP/1.1), before
-   * the final response's head; an HTTP/1.0 client does not get them. */
+  /** Early hints go on to a client that can take an interim response (HTTP/1.1, HTTP/2),
+   * before the final response's head; an HTTP/1.0 client does not get them. */
   onEarlyHints(_controller: UpstreamController, statusMessage: string, headers: string[]): void {
     const req = this.#req;
-    if (this.#clientGone || req.httpVersionMajor !== 1 || req.httpVersionMinor < 1) return;
+    if (this.#clientGone || (req.httpVersionMajor === 1 && req.httpVersionMinor < 1)) return;
     this.#res.writeInterim(103, statusMessage, clientResponseHeaders(headers));
   }
 
@@ -234,8 +234,9 @@ export class Exchange implements UpstreamHandler, Timed {
     }
   }
 
-  onResponseEnd(): void {
-    this.#res.end();
+  onResponseEnd(trailers: readonly string[]): void {
+    if (trailers.length === 0) this.#res.end();
+    else this.#res.end(undefined, responseTrailers(trailers));
     this.#endAttempt();
     this.#finish();
   }

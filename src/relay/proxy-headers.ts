@@ -122,3 +122,17 @@ export function clientResponseHeaders(raw: readonly string[], setCookie?: string
   if (setCookie !== undefined) out.push('set-cookie', setCookie);
   return out;
 }
+
+/** Fields a trailer section must not carry: framing and routing (RFC 9110 section 6.5.1). */
+const NOT_IN_TRAILERS = new Set([...HOP_BY_HOP, 'content-length', 'content-type', 'content-encoding', 'content-range', 'host', 'authorization', 'set-cookie']);
+
+/** The backend's trailers (after a chunked body) as they go on to the client: what may
+ * be a trailer, in the order sent. gRPC's `grpc-status` and `grpc-message` travel here. */
+export function responseTrailers(raw: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (!NOT_IN_TRAILERS.has(name.toLowerCase())) out.push(name, raw[i + 1] as string);
+  }
+  return out;
+}

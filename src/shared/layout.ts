@@ -133,7 +133,7 @@ export function failureReasonIndex(reason: string): number {
 }
 
 export const MAGIC = 0x53575944; // 'SWYD'
-export const VERSION = 6;
+export const VERSION = 7;
 
 export const HEADER = record(
   {
@@ -165,6 +165,7 @@ export const HEADER = record(
     noBackend: { type: 'u64', writer: 'listeners (add)', meaning: 'requests answered 503 because no backend was eligible' },
     ejectionsRefused: { type: 'u64', writer: 'listeners (add)', meaning: 'ejections not made because of --max-ejected or the last eligible backend' },
     proxyHeaderRefused: { type: 'u64', writer: 'listeners (add)', meaning: 'connections closed for want of a valid PROXY protocol header (--accept-proxy-protocol)' },
+    h2ResetFloods: { type: 'u64', writer: 'listeners (add)', meaning: 'HTTP/2 connections sent GOAWAY and closed for resetting streams too fast (Rapid Reset, h2/h2-server.ts)' },
     answered: {
       type: 'u64',
       cells: ERROR_CODES.length,

@@ -166,13 +166,13 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
     handler.onResponseData(this.#control as RequestControl, chunk);
   }
 
-  onComplete(): void {
+  onComplete(trailers: string[]): void {
     const handler = this.#handler;
     if (handler === null) return;
     this.#reusable = this.#keepAlive && this.#writer.written && this.#idleMs > 0;
     this.#detach();
     this.#ended = true;
-    handler.onResponseEnd();
+    handler.onResponseEnd(trailers);
   }
 
   // Socket events.

@@ -45,7 +45,8 @@ export interface UpstreamHandler {
   /** `headers`: name, value, ... as the backend sent them (interim 1xx responses are passed over). */
   onResponseStart(controller: UpstreamController, statusCode: number, headers: string[], statusMessage: string): void;
   onResponseData(controller: UpstreamController, chunk: Buffer): void;
-  onResponseEnd(): void;
+  /** `trailers`: what followed a chunked body (name, value, ...); usually empty. */
+  onResponseEnd(trailers: readonly string[]): void;
   /** A 103 Early Hints came before the response (`headers` as the backend sent them). */
   onEarlyHints(controller: UpstreamController, statusMessage: string, headers: string[]): void;
   /** The backend answered an upgrade request with 101: the connection is the handler's

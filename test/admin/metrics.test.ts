@@ -39,6 +39,7 @@ const FAMILIES: Record<string, 'counter' | 'gauge' | 'histogram'> = {
   switchyard_ejected_backends: 'gauge',
   switchyard_ejections_refused_total: 'counter',
   switchyard_proxy_header_refused_total: 'counter',
+  switchyard_http2_reset_flood_closed_total: 'counter',
   switchyard_listener_tunnels_open: 'gauge',
   switchyard_membership_generation: 'gauge',
   switchyard_round_robin_ticket: 'gauge',

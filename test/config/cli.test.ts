@@ -54,6 +54,8 @@ test('no flags give the documented defaults', () => {
       maxBodyBytes: null,
       maxConnections: 10_000,
       acceptProxyProtocol: false,
+      h2c: false,
+      h2MaxStreams: 100,
     },
     shutdownTimeoutMs: 15_000,
     admin: { host: '127.0.0.1', port: 9901, token: null },

@@ -1,0 +1,34 @@
+/**
+ * @module A socket with bytes buffered in JavaScript (put back after a PROXY protocol
+ * header, or after the --h2c preface was sniffed), as a stream that yields those bytes
+ * first. TLS and HTTP/2 read a plain socket's handle directly, past anything buffered
+ * above it; over this bridge they read through JavaScript and miss nothing.
+ */
+import type { Socket } from 'node:net';
+import { Duplex } from 'node:stream';
+
+/** A stream view of `socket` that starts with what is buffered in it. */
+export function bridge(socket: Socket): Duplex {
+  const stream = new Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk: Buffer, _encoding, callback) {
+      socket.write(chunk, callback);
+    },
+    final(callback) {
+      socket.end(callback);
+    },
+    destroy(error, callback) {
+      socket.destroy(error ?? undefined);
+      callback(error);
+    },
+  });
+  socket.on('data', (chunk: Buffer) => {
+    if (!stream.push(chunk)) socket.pause();
+  });
+  socket.once('end', () => stream.push(null));
+  socket.once('close', () => stream.destroy());
+  return stream;
+}
+
