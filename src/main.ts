@@ -7,6 +7,7 @@
  */
 import { startDemoBackends, type DemoBackends } from '../demo/demo-backends.ts';
 import { parseCli, USAGE, UsageError } from './config/cli.ts';
+import { runCheck } from './config/check.ts';
 import { runCtl } from './ctl/ctl.ts';
 import type { Config } from './config/config.ts';
 import { hostForUrl, startBalancer } from './supervisor/supervisor.ts';
@@ -22,7 +23,7 @@ async function main(argv: readonly string[]): Promise<void> {
     parsed = parseCli(argv);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    console.error(`switchyard: ${error.message}`);
+    for (const problem of error.problems) console.error(`switchyard: ${problem}`);
     process.exitCode = EXIT.USAGE;
     return;
   }
@@ -89,6 +90,8 @@ async function main(argv: readonly string[]): Promise<void> {
 }
 
 const argv = process.argv.slice(2);
-// `switchyard ctl ...` steers a running balancer instead of starting one.
+// `switchyard ctl ...` steers a running balancer, `switchyard check FILE` validates a
+// config file; neither starts one.
 if (argv[0] === 'ctl') process.exitCode = await runCtl(argv.slice(1));
+else if (argv[0] === 'check') process.exitCode = runCheck(argv.slice(1));
 else await main(argv);
