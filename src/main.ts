@@ -31,7 +31,8 @@ async function main(argv: readonly string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
-  let config: Config = parsed.config;
+  const built: Config = parsed.config;
+  let config = built;
   for (const warning of parsed.warnings) console.error(`switchyard: warning: ${warning}`);
 
   let demo: DemoBackends | null = null;
@@ -41,7 +42,8 @@ async function main(argv: readonly string[]): Promise<void> {
       demo = await startDemoBackends({ host: config.host, port: config.port, count: config.spawnBackends, log });
       config = { ...config, backends: demo.origins.map((origin) => ({ origin, weight: 1 })) };
     }
-    balancer = await startBalancer(config, { log, logEvent });
+    const reload = parsed.source.file === null ? undefined : { source: parsed.source, built, demoOrigins: demo?.origins ?? [] };
+    balancer = await startBalancer(config, { log, logEvent, reload });
   } catch (error) {
     console.error(`switchyard: ${error instanceof Error ? error.message : String(error)}`);
     await demo?.stop();
@@ -54,7 +56,7 @@ async function main(argv: readonly string[]): Promise<void> {
     // through npm); the drain deadline already bounds how long stopping takes.
     if (stopping) return;
     stopping = true;
-    log(`${signal}: draining in-flight requests (up to ${config.shutdownTimeoutMs / 1000}s)`);
+    log(`${signal}: draining in-flight requests (up to ${balancer.config.shutdownTimeoutMs / 1000}s)`);
     const stopped = balancer.stop().then(async (aborted) => {
       await demo?.stop();
       return aborted;
@@ -76,8 +78,10 @@ async function main(argv: readonly string[]): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  // SIGHUP re-reads the certificates (the reload logs what it did); without TLS it is ignored.
-  process.on('SIGHUP', () => void balancer.reloadCertificates());
+  // SIGHUP reloads the config file (certificates included), or without --config re-reads
+  // the certificates; each reload logs what it did. Without either it is ignored.
+  const { reloader } = balancer;
+  process.on('SIGHUP', () => void (reloader === null ? balancer.reloadCertificates() : reloader.reload('SIGHUP')));
   if (balancer.redirect) log(`redirecting http://${hostForUrl(balancer.host)}:${balancer.redirect.port} to https:// (308)`);
   if (balancer.admin) log(`admin on http://${hostForUrl(balancer.admin.host)}:${balancer.admin.port} (dashboard /, metrics /metrics)`);
   // Only now: whoever waits for this line may signal us at once.
