@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +8,10 @@ import { test, type TestContext } from 'node:test';
 import { request } from 'undici';
 import { parseCli } from '../../src/config/cli.ts';
 import { startBalancer, type Balancer } from '../../src/supervisor/supervisor.ts';
-import { startBackend, startTestBalancer, waitFor, type TestBackend } from '../helpers.ts';
+import { fileURLToPath } from 'node:url';
+import { startBackend, startTestBalancer, waitFor, within, type TestBackend } from '../helpers.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 interface FromFile {
   readonly balancer: Balancer;
@@ -126,6 +131,10 @@ test('a timeout change applies to the requests after the reload; a change that n
   assert.deepEqual(JSON.parse(answer.text).changed, ['upstream.timeout']);
   assert.deepEqual(JSON.parse(answer.text).ignored, ['threads']);
   assert.equal(lb.balancer.listeners.length, 1);
+  // The admin listener's view follows: /status shows the config in effect.
+  const status = (await (await request(`${lb.admin}/status`)).body.json()) as { config: { upstream: { headersMs: number }; threads: number } };
+  assert.equal(status.config.upstream.headersMs, 200);
+  assert.equal(status.config.threads, 1);
   // The listener thread applies the message before its next request (its event loop takes
   // messages in order), but the message may still be on its way: wait for the 504.
   await waitFor(async () => (await request(lb.url)).statusCode === 504, 'a request after the reload to time out at 200 ms', { timeoutMs: 10_000, intervalMs: 50 });
@@ -143,4 +152,33 @@ test('--watch-config: a file replaced by rename is reloaded by itself', async (t
   // And again: the watch follows the new file, not the one renamed away.
   lb.write(`threads = 1\nwatch-config = true\n${backendsToml([b])}\n[routing]\nalgorithm = "random"\n`);
   await waitFor(() => lb.balancer.config.routing.algorithm === 'random', 'the second change to be reloaded', { timeoutMs: 10_000, intervalMs: 20 });
+});
+
+test('SIGHUP reloads the config file of a running switchyard (node src/main.ts --config)', async (t) => {
+  const a = await startBackend(t, named('a'));
+  const b = await startBackend(t, named('b'));
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-sighup-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'switchyard.toml');
+  writeFileSync(file, `port = 0\nthreads = 1\n[admin]\nport = "off"\n${backendsToml([a])}`);
+  const child = spawn(process.execPath, ['src/main.ts', '--config', file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = once(child, 'exit');
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  await waitFor(() => /listening on http:\/\/\S+/.test(stdout), 'the listening line', { timeoutMs: 15_000 });
+  const url = /listening on (http:\/\/\S+)/.exec(stdout)?.[1] ?? assert.fail(stdout);
+  writeFileSync(file, `port = 0\nthreads = 1\n[admin]\nport = "off"\n${backendsToml([b])}`);
+  child.kill('SIGHUP');
+  await waitFor(() => /config reloaded \(SIGHUP\): changed backends; backends: 1 added, 0 kept, 0 reweighted, 1 removing/.test(stderr), 'the reload line', { timeoutMs: 10_000 });
+  assert.equal(await (await request(url)).body.text(), 'b');
+  child.kill('SIGTERM');
+  assert.equal((await within(exited, 'exit', 15_000))[0], 0, stderr);
 });
