@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import { request } from 'undici';
 import { parseCli } from '../../src/config/cli.ts';
 import { startBalancer, type Balancer } from '../../src/supervisor/supervisor.ts';
 import { fileURLToPath } from 'node:url';
+import { issue, makeCertificates } from '../fixtures/certificates.ts';
 import { startBackend, startTestBalancer, waitFor, within, type TestBackend } from '../helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -181,4 +183,34 @@ test('SIGHUP reloads the config file of a running switchyard (node src/main.ts -
   assert.equal(await (await request(url)).body.text(), 'b');
   child.kill('SIGTERM');
   assert.equal((await within(exited, 'exit', 15_000))[0], 0, stderr);
+});
+
+test('a config reload reads the certificates again, from the new paths the file names', async (t) => {
+  const certs = makeCertificates(t);
+  const first = issue(certs, 'first', 'DNS:a.test');
+  const second = issue(certs, 'second', 'DNS:a.test,DNS:b.test');
+  const ca = readFileSync(certs.caFile, 'latin1');
+  const a = await startBackend(t, named('a'));
+  const tls = (pair: { certFile: string; keyFile: string }): string => `[[tls.certificates]]\ncert = "${pair.certFile}"\nkey = "${pair.keyFile}"\n`;
+  const lb = await startFromFile(t, `threads = 1\n${backendsToml([a])}\n${tls(first)}`);
+  const served = async (): Promise<string> => {
+    const socket = tlsConnect({ host: '127.0.0.1', port: lb.balancer.port, servername: 'a.test', ca });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('secureConnect', resolve);
+      socket.once('error', reject);
+    });
+    const names = socket.getPeerCertificate().subjectaltname ?? '';
+    socket.destroy();
+    return names;
+  };
+  assert.equal(await served(), 'DNS:a.test');
+  lb.write(`threads = 1\n${backendsToml([a])}\n${tls(second)}`);
+  const answer = await reload(lb.admin);
+  assert.equal(answer.status, 200, answer.text);
+  assert.deepEqual(JSON.parse(answer.text).changed, ['tls.certificates']);
+  await waitFor(async () => (await served()) === 'DNS:a.test, DNS:b.test', 'a handshake with the certificate from the new path', { timeoutMs: 10_000, intervalMs: 50 });
+  // Turning HTTPS off needs a restart: reported as ignored, and HTTPS goes on.
+  lb.write(`threads = 1\n${backendsToml([a])}`);
+  assert.deepEqual(JSON.parse((await reload(lb.admin)).text).ignored, ['tls.certificates']);
+  assert.equal(await served(), 'DNS:a.test, DNS:b.test');
 });
