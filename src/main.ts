@@ -7,6 +7,7 @@
  */
 import { startDemoBackends, type DemoBackends } from '../demo/demo-backends.ts';
 import { parseCli, USAGE, UsageError } from './config/cli.ts';
+import { runCheck } from './config/check.ts';
 import { runCtl } from './ctl/ctl.ts';
 import type { Config } from './config/config.ts';
 import { hostForUrl, startBalancer } from './supervisor/supervisor.ts';
@@ -22,7 +23,7 @@ async function main(argv: readonly string[]): Promise<void> {
     parsed = parseCli(argv);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    console.error(`switchyard: ${error.message}`);
+    for (const problem of error.problems) console.error(`switchyard: ${problem}`);
     process.exitCode = EXIT.USAGE;
     return;
   }
@@ -30,7 +31,8 @@ async function main(argv: readonly string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
-  let config: Config = parsed.config;
+  const built: Config = parsed.config;
+  let config = built;
   for (const warning of parsed.warnings) console.error(`switchyard: warning: ${warning}`);
 
   let demo: DemoBackends | null = null;
@@ -40,7 +42,8 @@ async function main(argv: readonly string[]): Promise<void> {
       demo = await startDemoBackends({ host: config.host, port: config.port, count: config.spawnBackends, log });
       config = { ...config, backends: demo.origins.map((origin) => ({ origin, weight: 1 })) };
     }
-    balancer = await startBalancer(config, { log, logEvent });
+    const reload = parsed.source.file === null ? undefined : { source: parsed.source, built, demoOrigins: demo?.origins ?? [] };
+    balancer = await startBalancer(config, { log, logEvent, reload });
   } catch (error) {
     console.error(`switchyard: ${error instanceof Error ? error.message : String(error)}`);
     await demo?.stop();
@@ -53,7 +56,7 @@ async function main(argv: readonly string[]): Promise<void> {
     // through npm); the drain deadline already bounds how long stopping takes.
     if (stopping) return;
     stopping = true;
-    log(`${signal}: draining in-flight requests (up to ${config.shutdownTimeoutMs / 1000}s)`);
+    log(`${signal}: draining in-flight requests (up to ${balancer.config.shutdownTimeoutMs / 1000}s)`);
     const stopped = balancer.stop().then(async (aborted) => {
       await demo?.stop();
       return aborted;
@@ -75,8 +78,10 @@ async function main(argv: readonly string[]): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  // SIGHUP re-reads the certificates (the reload logs what it did); without TLS it is ignored.
-  process.on('SIGHUP', () => void balancer.reloadCertificates());
+  // SIGHUP reloads the config file (certificates included), or without --config re-reads
+  // the certificates; each reload logs what it did. Without either it is ignored.
+  const { reloader } = balancer;
+  process.on('SIGHUP', () => void (reloader === null ? balancer.reloadCertificates() : reloader.reload('SIGHUP')));
   if (balancer.redirect) log(`redirecting http://${hostForUrl(balancer.host)}:${balancer.redirect.port} to https:// (308)`);
   if (balancer.admin) log(`admin on http://${hostForUrl(balancer.admin.host)}:${balancer.admin.port} (dashboard /, metrics /metrics)`);
   // Only now: whoever waits for this line may signal us at once.
@@ -89,6 +94,8 @@ async function main(argv: readonly string[]): Promise<void> {
 }
 
 const argv = process.argv.slice(2);
-// `switchyard ctl ...` steers a running balancer instead of starting one.
+// `switchyard ctl ...` steers a running balancer, `switchyard check FILE` validates a
+// config file; neither starts one.
 if (argv[0] === 'ctl') process.exitCode = await runCtl(argv.slice(1));
+else if (argv[0] === 'check') process.exitCode = runCheck(argv.slice(1));
 else await main(argv);

@@ -9,24 +9,20 @@ import { readFileSync } from 'node:fs';
 import { pemCertificates } from '../tls/certificates.ts';
 import type { BackendTlsConfig } from './config.ts';
 import { UsageError } from './flag-values.ts';
+import type { SettingValues } from './setting-values.ts';
 
-export interface BackendTlsValues {
-  readonly 'backend-ca'?: string | undefined;
-  readonly 'backend-insecure'?: boolean | undefined;
-}
-
-export function backendTlsConfig(values: BackendTlsValues): BackendTlsConfig {
-  const file = values['backend-ca'];
-  const insecure = values['backend-insecure'] === true;
+export function backendTlsConfig(values: SettingValues): BackendTlsConfig {
+  const file = values.text('backend-ca');
+  const insecure = values.on('backend-insecure');
   if (file !== undefined && insecure) {
-    throw new UsageError(`--backend-ca ${JSON.stringify(file)} cannot be combined with --backend-insecure: certificates are either verified against it or not at all`);
+    throw new UsageError(`${values.name('backend-ca')} ${JSON.stringify(file)} cannot be combined with ${values.name('backend-insecure')}: certificates are either verified against it or not at all`);
   }
-  return { ca: file === undefined ? null : readAuthorities(file), insecure };
+  return { ca: file === undefined ? null : readAuthorities(values.name('backend-ca'), file), insecure };
 }
 
-function readAuthorities(file: string): string[] {
+function readAuthorities(name: string, file: string): string[] {
   const refuse = (why: string): never => {
-    throw new UsageError(`--backend-ca ${JSON.stringify(file)} is not allowed: ${why}`);
+    throw new UsageError(`${name} ${JSON.stringify(file)} is not allowed: ${why}`);
   };
   let text = '';
   try {

@@ -1,80 +1,41 @@
 /**
- * @module The command line: parses and validates every flag once, at start, into a frozen
- * `Config`. A bad flag becomes a `UsageError` whose one-line message names the flag, the
- * value and what is allowed; the entry point prints it and exits with code 2.
+ * @module The command line: its flags are the settings of the schema (schema.ts), read
+ * over the config file's when `--config FILE` is given (flags override the file), then
+ * validated once into a frozen `Config` (build-config.ts). A bad flag becomes a
+ * `UsageError` whose one-line message names the flag, the value and what is allowed; a
+ * bad file one line per problem. The entry point prints them and exits with code 2.
  */
-import { availableParallelism } from 'node:os';
-import { isIP } from 'node:net';
-import { parseArgs } from 'node:util';
-import { MAX_WEIGHT } from '../shared/layout.ts';
-import { DEFAULTS, type Config } from './config.ts';
-import { backendSpec, describeParseError, duration, integer, size, UsageError } from './flag-values.ts';
-import { backendTlsConfig } from './backend-tls-flags.ts';
-import { accessLogConfig, adminConfig } from './observability-flags.ts';
-import { tlsConfig } from './tls-flags.ts';
-import { ejectionConfig, healthConfig, routingConfig } from './routing-flags.ts';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+import { buildConfig } from './build-config.ts';
+import type { Config } from './config.ts';
+import { readConfigFile } from './config-file.ts';
+import { describeParseError, UsageError } from './flag-values.ts';
+import { REPEATABLE, SETTINGS } from './schema.ts';
+import { SettingValues, type RawValue } from './setting-values.ts';
 
 export { UsageError };
 export { USAGE } from './usage.ts';
 
-/** Above this, rebuilding a weighted schedule or hash table per generation gets slow. */
-const MAX_SLOTS = 1024;
-
-const OPTIONS = {
-  port: { type: 'string' },
-  host: { type: 'string' },
-  backend: { type: 'string', multiple: true },
-  'spawn-backends': { type: 'string' },
-  threads: { type: 'string' },
-  'max-backends': { type: 'string' },
-  algorithm: { type: 'string' },
-  'hash-key': { type: 'string' },
-  'hash-balance-factor': { type: 'string' },
-  'sticky-cookie': { type: 'string' },
-  'sticky-secret': { type: 'string' },
-  retries: { type: 'string' },
-  'slow-start': { type: 'string' },
-  'health-path': { type: 'string' },
-  'health-interval': { type: 'string' },
-  'health-timeout': { type: 'string' },
-  'health-fall': { type: 'string' },
-  'health-rise': { type: 'string' },
-  'eject-after': { type: 'string' },
-  'eject-on-5xx': { type: 'boolean' },
-  'eject-time': { type: 'string' },
-  'max-ejected': { type: 'string' },
-  'connect-timeout': { type: 'string' },
-  'upstream-timeout': { type: 'string' },
-  'upstream-idle-timeout': { type: 'string' },
-  'upstream-connections': { type: 'string' },
-  'backend-ca': { type: 'string' },
-  'backend-insecure': { type: 'boolean' },
-  'send-proxy-protocol': { type: 'string' },
-  'client-header-timeout': { type: 'string' },
-  'client-body-timeout': { type: 'string' },
-  'keep-alive-timeout': { type: 'string' },
-  'tunnel-idle-timeout': { type: 'string' },
-  'allow-upgrade': { type: 'string', multiple: true },
-  'shutdown-timeout': { type: 'string' },
-  'max-header-size': { type: 'string' },
-  'max-url-length': { type: 'string' },
-  'max-body': { type: 'string' },
-  'max-connections': { type: 'string' },
-  'accept-proxy-protocol': { type: 'boolean' },
-  h2c: { type: 'boolean' },
-  'h2-max-streams': { type: 'string' },
-  'admin-port': { type: 'string' },
-  'admin-host': { type: 'string' },
-  'admin-token': { type: 'string' },
-  'access-log': { type: 'string' },
-  'tls-cert': { type: 'string', multiple: true },
-  'tls-key': { type: 'string', multiple: true },
-  'redirect-http': { type: 'string' },
+const OPTIONS: ParseArgsOptionsConfig = {
+  ...Object.fromEntries(
+    SETTINGS.map(({ flag, form }) => [flag, form === 'switch' ? { type: 'boolean' } : { type: 'string', multiple: REPEATABLE.has(flag) }] as const),
+  ),
   help: { type: 'boolean' },
-} as const;
+};
 
-/** `warnings`: lines to print at start (a certificate served though expired). */
-export type CliResult = { readonly kind: 'help' } | { readonly kind: 'run'; readonly config: Config; readonly warnings: readonly string[] };
+/** `warnings`: lines to print at start (a certificate served though expired). `flags`: what
+ * the command line said, applied over the file again at each reload. */
+export type CliResult =
+  | { readonly kind: 'help' }
+  | { readonly kind: 'run'; readonly config: Config; readonly warnings: readonly string[]; readonly source: ConfigSource };
+
+/** Where a config comes from: the file (null without --config) and the flags over it. */
+export interface ConfigSource {
+  readonly file: string | null;
+  readonly flags: ReadonlyMap<string, RawValue>;
+  /** --watch-config, from the flag or the file at start. */
+  readonly watch: boolean;
+}
 
 export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): CliResult {
   let parsed;
@@ -86,94 +47,26 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
   const { values, tokens } = parsed;
   if (values.help) return { kind: 'help' };
   refuseRepeatedFlags(tokens);
-
-  const port = integer('--port', values.port, DEFAULTS.port, 0, 65535);
-  const backends = (values.backend ?? []).map((raw) => backendSpec(raw, MAX_WEIGHT));
-  const duplicate = backends.find((backend, i) => backends.findIndex((other) => other.origin === backend.origin) !== i);
-  if (duplicate) throw new UsageError(`--backend ${duplicate.origin} is given twice; each backend may appear once`);
-  if (backends.length > 0 && values['spawn-backends'] !== undefined) {
-    throw new UsageError(`--spawn-backends ${values['spawn-backends']} cannot be combined with --backend: external backends replace the demo ones`);
-  }
-  const spawnBackends = integer('--spawn-backends', values['spawn-backends'], DEFAULTS.spawnBackends, 1, 64);
-  if (backends.length === 0 && port !== 0 && port + spawnBackends > 65535) {
-    throw new UsageError(`--spawn-backends ${spawnBackends} with --port ${port} needs ports up to ${port + spawnBackends}; the highest port is 65535`);
-  }
-  const given = backends.length > 0 ? backends.length : spawnBackends;
-  const maxBackends = integer('--max-backends', values['max-backends'], Math.max(DEFAULTS.maxBackends, given), 1, MAX_SLOTS);
-  if (maxBackends < given) {
-    throw new UsageError(`--max-backends ${maxBackends} is not allowed: ${given} backends are given, so at least ${given} slots are needed`);
-  }
-  const warnings: string[] = [];
-  const config: Config = {
-    host: host(values.host),
-    port,
-    backends,
-    spawnBackends,
-    threads: integer('--threads', values.threads, availableParallelism(), 1, 256),
-    maxBackends,
-    routing: routingConfig(values, env),
-    health: healthConfig(values),
-    ejection: ejectionConfig(values),
-    upstream: {
-      connectMs: duration('--connect-timeout', values['connect-timeout'], DEFAULTS.upstream.connectMs),
-      headersMs: duration('--upstream-timeout', values['upstream-timeout'], DEFAULTS.upstream.headersMs),
-      bodyIdleMs: duration('--upstream-idle-timeout', values['upstream-idle-timeout'], DEFAULTS.upstream.bodyIdleMs),
-      maxConnections:
-        values['upstream-connections'] === undefined
-          ? DEFAULTS.upstream.maxConnections
-          : integer('--upstream-connections', values['upstream-connections'], 0, 1, 100_000),
-      tls: backendTlsConfig(values),
-      sendProxyProtocol: proxyVersion(values['send-proxy-protocol']),
-    },
-    client: {
-      headersTimeoutMs: duration('--client-header-timeout', values['client-header-timeout'], DEFAULTS.client.headersTimeoutMs),
-      bodyIdleMs: duration('--client-body-timeout', values['client-body-timeout'], DEFAULTS.client.bodyIdleMs),
-      keepAliveMs: duration('--keep-alive-timeout', values['keep-alive-timeout'], DEFAULTS.client.keepAliveMs),
-      tunnelIdleMs: duration('--tunnel-idle-timeout', values['tunnel-idle-timeout'], DEFAULTS.client.tunnelIdleMs),
-      upgrades: allowedUpgrades(values['allow-upgrade'] ?? []),
-      maxHeaderBytes: size('--max-header-size', values['max-header-size'], DEFAULTS.client.maxHeaderBytes, 1024),
-      maxUrlBytes: size('--max-url-length', values['max-url-length'], DEFAULTS.client.maxUrlBytes, 16),
-      maxBodyBytes: values['max-body'] === undefined ? DEFAULTS.client.maxBodyBytes : size('--max-body', values['max-body'], 0, 0),
-      maxConnections: integer('--max-connections', values['max-connections'], DEFAULTS.client.maxConnections, 1, 1_000_000),
-      acceptProxyProtocol: values['accept-proxy-protocol'] === true,
-      h2c: values.h2c === true,
-      h2MaxStreams: integer('--h2-max-streams', values['h2-max-streams'], DEFAULTS.client.h2MaxStreams, 1, 10_000),
-    },
-    shutdownTimeoutMs: duration('--shutdown-timeout', values['shutdown-timeout'], DEFAULTS.shutdownTimeoutMs),
-    admin: adminConfig(values, env, port),
-    accessLog: accessLogConfig(values['access-log']),
-    tls: tlsConfig(values, port, (line) => warnings.push(line)),
-  };
-  if (config.client.maxUrlBytes >= config.client.maxHeaderBytes) {
-    throw new UsageError(`--max-url-length ${config.client.maxUrlBytes} must be below --max-header-size ${config.client.maxHeaderBytes}: the request line is part of the head`);
-  }
-  return { kind: 'run', config: deepFreeze(config), warnings };
+  const flags = new Map<string, RawValue>();
+  for (const [flag, value] of Object.entries(values)) if (value !== undefined && flag !== 'help') flags.set(flag, value as RawValue);
+  const file = typeof values.config === 'string' ? values.config : null;
+  const source: ConfigSource = { file, flags, watch: false };
+  const { config, warnings, watch } = loadConfig(source, env);
+  return { kind: 'run', config, warnings, source: { ...source, watch } };
 }
 
-function proxyVersion(value: string | undefined): 'v1' | 'v2' | null {
-  if (value === undefined) return null;
-  if (value === 'v1' || value === 'v2') return value;
-  throw new UsageError(`--send-proxy-protocol ${JSON.stringify(value)} is not allowed: expected v1 (text) or v2 (binary)`);
+/** Reads the file (when there is one), lays the flags over it and validates the whole;
+ * at start and at each reload. Throws a UsageError with every problem found. */
+export function loadConfig(source: ConfigSource, env: NodeJS.ProcessEnv = process.env, previous: Config | null = null): { config: Config; warnings: string[]; watch: boolean } {
+  const values = new SettingValues(source.file);
+  if (source.file !== null && !readConfigFile(source.file, values)) values.throwProblems();
+  for (const [flag, value] of source.flags) values.set(flag, value, { from: 'flag' });
+  const { config, warnings } = buildConfig(values, { env, previous });
+  if (values.on('watch-config') && source.file === null) throw new UsageError('--watch-config needs --config FILE: there is no file to watch');
+  return { config, warnings, watch: values.on('watch-config') };
 }
 
-const REPEATABLE = new Set(['backend', 'tls-cert', 'tls-key', 'allow-upgrade']);
-
-/** An Upgrade token as RFC 9110 section 7.8 writes it: a token, optionally `/version`. */
-const UPGRADE_TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+(?:\/[!#$%&'*+\-.^_`|~0-9a-z]+)?$/i;
-
-function allowedUpgrades(names: readonly string[]): string[] {
-  const allowed = new Set<string>(DEFAULTS.client.upgrades);
-  for (const name of names) {
-    if (!UPGRADE_TOKEN.test(name)) throw new UsageError(`--allow-upgrade ${JSON.stringify(name)} is not allowed: expected an Upgrade token such as websocket or name/1.0`);
-    if (name.toLowerCase().startsWith('h2c')) {
-      throw new UsageError(`--allow-upgrade ${JSON.stringify(name)} is not allowed: h2c is never relayed (a request smuggling vector); HTTP/2 clients speak it to the balancer itself`);
-    }
-    allowed.add(name.toLowerCase());
-  }
-  return [...allowed];
-}
-
-/** A flag given twice would silently take its last value: only --backend and the TLS pairs repeat. */
+/** A flag given twice would silently take its last value: only the lists repeat. */
 function refuseRepeatedFlags(tokens: ReadonlyArray<{ kind: string; name?: string; value?: string | undefined }>): void {
   const seen = new Map<string, string | undefined>();
   for (const token of tokens) {
@@ -184,17 +77,4 @@ function refuseRepeatedFlags(tokens: ReadonlyArray<{ kind: string; name?: string
     }
     seen.set(token.name, token.value);
   }
-}
-
-function host(raw: string | undefined): string {
-  if (raw === undefined) return DEFAULTS.host;
-  if (isIP(raw) !== 0 || /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(raw)) return raw;
-  throw new UsageError(`--host ${JSON.stringify(raw)} is not allowed: expected an IP address or a host name`);
-}
-
-function deepFreeze<T extends object>(value: T): T {
-  for (const inner of Object.values(value)) {
-    if (inner && typeof inner === 'object') deepFreeze(inner);
-  }
-  return Object.freeze(value);
 }

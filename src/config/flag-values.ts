@@ -7,6 +7,13 @@
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
+  /** Every problem found, one line each (a config file may have several); the message is the first. */
+  readonly problems: readonly string[];
+
+  constructor(message: string, problems: readonly string[] = [message]) {
+    super(message);
+    this.problems = problems;
+  }
 }
 
 export function describeParseError(error: unknown): string {
@@ -89,25 +96,25 @@ export function size(flag: string, raw: string | undefined, fallback: number, mi
 }
 
 /** `URL[,weight=N]`: a backend and its weight (1 when not given). */
-export function backendSpec(raw: string, maxWeight: number): { origin: string; weight: number } {
+export function backendSpec(raw: string, maxWeight: number, flag = '--backend'): { origin: string; weight: number } {
   const comma = raw.indexOf(',');
-  if (comma < 0) return { origin: backendOrigin(raw), weight: 1 };
-  const origin = backendOrigin(raw.slice(0, comma), raw);
+  if (comma < 0) return { origin: backendOrigin(raw, raw, flag), weight: 1 };
+  const origin = backendOrigin(raw.slice(0, comma), raw, flag);
   const option = raw.slice(comma + 1);
   const match = /^weight=(\d+)$/.exec(option);
   const weight = match ? Number(match[1]) : NaN;
   if (!match) {
-    throw new UsageError(`--backend ${JSON.stringify(raw)} is not allowed: expected URL or URL,weight=N (got ${JSON.stringify(option)} after the comma)`);
+    throw new UsageError(`${flag} ${JSON.stringify(raw)} is not allowed: expected URL or URL,weight=N (got ${JSON.stringify(option)} after the comma)`);
   }
   if (!Number.isSafeInteger(weight) || weight < 1 || weight > maxWeight) {
-    throw new UsageError(`--backend ${JSON.stringify(raw)} is not allowed: weight must be a whole number from 1 to ${maxWeight}`);
+    throw new UsageError(`${flag} ${JSON.stringify(raw)} is not allowed: weight must be a whole number from 1 to ${maxWeight}`);
   }
   return { origin, weight };
 }
 
-export function backendOrigin(raw: string, given = raw): string {
+export function backendOrigin(raw: string, given = raw, flag = '--backend'): string {
   const reject = (why: string): never => {
-    throw new UsageError(`--backend ${JSON.stringify(given)} is not allowed: ${why}`);
+    throw new UsageError(`${flag} ${JSON.stringify(given)} is not allowed: ${why}`);
   };
   let url: URL;
   try {

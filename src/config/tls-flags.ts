@@ -6,23 +6,18 @@
 import { CertificateError, loadCertificates } from '../tls/certificates.ts';
 import type { TlsConfig } from './config.ts';
 import { integer, UsageError } from './flag-values.ts';
-
-export interface TlsValues {
-  readonly 'tls-cert'?: readonly string[] | undefined;
-  readonly 'tls-key'?: readonly string[] | undefined;
-  readonly 'redirect-http'?: string | undefined;
-}
+import type { SettingValues } from './setting-values.ts';
 
 /** null: plain HTTP. `warn` receives a line for each certificate served despite a problem (expired). */
-export function tlsConfig(values: TlsValues, balancerPort: number, warn: (line: string) => void): TlsConfig | null {
-  const certs = values['tls-cert'] ?? [];
-  const keys = values['tls-key'] ?? [];
+export function tlsConfig(values: SettingValues, balancerPort: number, warn: (line: string) => void): TlsConfig | null {
+  const certs = values.list('tls-cert');
+  const keys = values.list('tls-key');
   if (certs.length !== keys.length) {
     throw new UsageError(`--tls-cert is given ${certs.length} time${certs.length === 1 ? '' : 's'} and --tls-key ${keys.length}: each certificate needs its key, in the same order`);
   }
-  const redirect = values['redirect-http'];
+  const redirect = values.text('redirect-http');
   if (certs.length === 0) {
-    if (redirect !== undefined) throw new UsageError(`--redirect-http ${redirect} needs --tls-cert and --tls-key: there is no https:// to redirect to`);
+    if (redirect !== undefined) throw new UsageError(`${values.name('redirect-http')} ${redirect} needs ${values.name('tls-cert')} and --tls-key: there is no https:// to redirect to`);
     return null;
   }
   let loaded;
@@ -33,9 +28,9 @@ export function tlsConfig(values: TlsValues, balancerPort: number, warn: (line: 
     throw error;
   }
   for (const warning of loaded.warnings) warn(warning);
-  const redirectHttpPort = redirect === undefined ? null : integer('--redirect-http', redirect, 0, 0, 65535);
+  const redirectHttpPort = redirect === undefined ? null : integer(values.name('redirect-http'), redirect, 0, 0, 65535);
   if (redirectHttpPort !== null && redirectHttpPort !== 0 && redirectHttpPort === balancerPort) {
-    throw new UsageError(`--redirect-http ${redirectHttpPort} is not allowed: it is the balancer's --port`);
+    throw new UsageError(`${values.name('redirect-http')} ${redirectHttpPort} is not allowed: it is the balancer's ${values.name('port')}`);
   }
   return { certificates: loaded.certificates, redirectHttpPort };
 }

@@ -22,9 +22,12 @@ function row(flag: string, meaning: string | readonly string[], fallback?: strin
 }
 
 export const USAGE = `Usage: switchyard [flags]   (npm start -- [flags], or node_modules/.bin/node src/main.ts [flags])
+       switchyard check FILE [flags]   validate a config file without starting
 
 A multi-threaded HTTP load balancer whose routing state lives in shared memory.
 
+${row('--config FILE', ['read settings from a TOML file (every flag has a', 'key there; switchyard.example.toml); flags given', 'too override it. SIGHUP or POST /reload reloads it'], 'none')}
+${row('--watch-config', 'reload whenever the config file changes', 'off')}
 ${row('--port P', 'balancer port, 0 = ephemeral', DEFAULTS.port)}
 ${row('--host H', 'balancer address', DEFAULTS.host)}
 ${row('--backend URL[,weight=N]', ['a backend http(s)://host:port, repeatable, with a', 'weight from 1 to 1000; when given, no demo', 'backends start'], 'weight 1')}
@@ -91,5 +94,5 @@ switchyard ctl --help: steer a running balancer (drain, weight, add, remove ...)
 
 Every flag but --backend, --tls-cert and --tls-key may be given once. Prints "listening
 on http://HOST:PORT" (https:// with --tls-cert) once every listener accepts. SIGHUP
-reloads the certificates. Exit codes: 0 clean stop, 1 failed to start or crashed, 2 bad
+reloads the config file (with --config), else the certificates. Exit codes: 0 clean stop, 1 failed to start or crashed, 2 bad
 flag, 3 stopped with requests aborted at the shutdown deadline.`;

@@ -22,20 +22,30 @@ export interface FrontServerHandlers {
 
 export class FrontServer {
   readonly #handlers: FrontServerHandlers;
-  readonly #connectionHandlers: ConnectionHandlers;
+  #connectionHandlers: ConnectionHandlers;
   readonly #connections = new Set<ClientConnection>();
 
   constructor(limits: ClientLimits, handlers: FrontServerHandlers) {
+    this.#handlers = handlers;
+    this.#connectionHandlers = this.#connectionHandlersFor(limits);
+  }
+
+  /** New limits (a config reload) for the connections accepted from now on; those open
+   * go on with the limits they started with, and their own sweeper. */
+  setLimits(limits: ClientLimits): void {
+    this.#connectionHandlers = this.#connectionHandlersFor(limits);
+  }
+
+  #connectionHandlersFor(limits: ClientLimits): ConnectionHandlers {
+    const handlers = this.#handlers;
     const shortest = Math.min(limits.headersTimeoutMs, limits.bodyIdleMs, limits.keepAliveMs);
-    const connectionHandlers: ConnectionHandlers = {
+    return {
       limits,
       deadlines: new Deadlines(Math.max(1, shortest)),
       onRequest: handlers.onRequest,
       onConnect: handlers.onConnect,
       onClientError: handlers.onClientError,
     };
-    this.#handlers = handlers;
-    this.#connectionHandlers = connectionHandlers;
   }
 
   /** Serves a connection the listening sockets accepted (listener/acceptors.ts). */

@@ -84,6 +84,9 @@ export class AccessLog {
   readonly #logger: pino.Logger;
   readonly #log: (line: string) => void;
   #closed = false;
+  /** Requests begun and not yet written. */
+  #open = 0;
+  #retired = false;
   #dropped = 0;
   #lastError: string | null = null;
 
@@ -112,8 +115,19 @@ export class AccessLog {
   /** Starts the record of a request; its line is written when the response closes. */
   begin(req: FrontRequest, res: ClientResponse): RequestRecord {
     const record = new RequestRecord(clientAddress(req.socket));
-    res.once('close', () => this.#requestLine(req, res, record));
+    this.#open++;
+    res.once('close', () => {
+      this.#requestLine(req, res, record);
+      if (--this.#open === 0 && this.#retired) void this.close();
+    });
     return record;
+  }
+
+  /** Replaced by a config reload: the requests begun here still write their lines here,
+   * then it closes. */
+  retire(): void {
+    this.#retired = true;
+    if (this.#open === 0) void this.close();
   }
 
   /** A refusal written on the raw socket (client-errors.ts): no request was parsed, so

@@ -7,6 +7,7 @@
  */
 import type { Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
+import type { Config, HashKeySpec } from '../config/config.ts';
 import { SwitchyardError } from '../errors.ts';
 import type { FrontRequest } from '../front/front-request.ts';
 import type { ClientResponse } from '../front/client-response.ts';
@@ -32,14 +33,35 @@ import { terminateTls } from './tls-termination.ts';
 import { SniContexts } from '../tls/sni-contexts.ts';
 
 const { config, buffer, listener, port } = workerData as ListenerThreadData;
-const limits = config.client;
+/** The settings of new connections and requests; a config reload replaces them (reconfigure). */
+let limits = config.client;
 const state = new SharedState(buffer);
-const context = createRelayContext(config, state, listener);
+const relay = createRelayContext(config, state, listener);
+const { context } = relay;
 const { pools } = context;
 const log = (line: string): void => console.error(`switchyard: listener ${listener}: ${line}`);
-const hashKey = config.routing.algorithm === 'consistent-hash' ? config.routing.hashKey : null;
-const accessLog = config.accessLog === null ? null : new AccessLog(config.accessLog, listener, log);
-const handleRequest = createRequestHandler({ context, limits, hashKey, log, accessLog });
+const hashKeyOf = (settings: Config): HashKeySpec | null => (settings.routing.algorithm === 'consistent-hash' ? settings.routing.hashKey : null);
+let accessLog = config.accessLog === null ? null : new AccessLog(config.accessLog, listener, log);
+let handleRequest = createRequestHandler({ context, limits, hashKey: hashKeyOf(config), log, accessLog });
+let currentAccessLog = JSON.stringify(config.accessLog);
+
+/** A config reload: what comes next uses the new settings; what is in flight goes on. */
+function reconfigure(next: Config): void {
+  limits = next.client;
+  front.setLimits(limits);
+  relay.reconfigure(next);
+  if (JSON.stringify(next.accessLog) !== currentAccessLog) {
+    try {
+      const opened = next.accessLog === null ? null : new AccessLog(next.accessLog, listener, log);
+      accessLog?.retire();
+      accessLog = opened;
+      currentAccessLog = JSON.stringify(next.accessLog);
+    } catch (error) {
+      log(`access log not changed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  handleRequest = createRequestHandler({ context, limits, hashKey: hashKeyOf(next), log, accessLog });
+}
 
 // Last resort. Every known failure is handled where it happens; an unknown one costs the
 // request it hit (its socket is gone with it), never the thread and its other clients.
@@ -181,6 +203,7 @@ function finish(aborted: number): void {
 parentPort?.on('message', (message: SupervisorMessage) => {
   if (message.type === 'shutdown') shutdown(message.timeoutMs);
   else if (message.type === 'certificates') sni?.replace(message.certificates);
+  else if (message.type === 'config') reconfigure(message.config);
 });
 if (parentPort) answerUsageRequests(parentPort);
 
@@ -197,14 +220,15 @@ listenAcceptors({
   backlog: ACCEPT_BACKLOG,
   // What the acceptors accept (acceptors.ts says why there are several): its PROXY
   // protocol header read, its TLS handshake made, when configured, then served.
-  onSocket: limits.acceptProxyProtocol
-    ? (socket) =>
-        readProxyHeader(socket, {
+  // The limits in effect when the connection arrives (a reload may turn it on or off).
+  onSocket: (socket) =>
+    limits.acceptProxyProtocol
+      ? readProxyHeader(socket, {
           timeoutMs: limits.headersTimeoutMs,
           onReady: secure,
           onRefused: () => state.headerBump('proxyHeaderRefused'),
         })
-    : secure,
+      : secure(socket),
 }).then(
   (bound) => {
     acceptors = bound;

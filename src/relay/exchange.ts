@@ -25,7 +25,7 @@ import { sendError } from './error-response.ts';
 import { recordOwnResponse, recordResponse } from './outcome-counters.ts';
 import { mayResend, retryElsewhere } from './retry-policy.ts';
 import { clientResponseHeaders, responseTrailers, upstreamRequestHeaders } from './proxy-headers.ts';
-import type { Timed } from '../shared/deadlines.ts';
+import type { Deadlines, Timed } from '../shared/deadlines.ts';
 import type { UpstreamPool } from '../upstream/upstream-pool.ts';
 import type { UpstreamController, UpstreamHandler, UpstreamRequest } from '../upstream/upstream-request.ts';
 import type { RelayContext } from './relay-context.ts';
@@ -43,6 +43,8 @@ export class Exchange implements UpstreamHandler, Timed {
   #controller: UpstreamController | null = null;
   #slot = -1;
   #pool: UpstreamPool | null = null;
+  /** The queue this request waits in for one of the --upstream-connections, if any. */
+  #queue: Deadlines | null = null;
   #trial = false;
   #isRetry = false;
   /** Whether this request holds a place in the shared retry budget (for its current retry). */
@@ -133,6 +135,8 @@ export class Exchange implements UpstreamHandler, Timed {
 
   #dispatch(): void {
     const { queue } = this.#context;
+    // Kept: a reload may give the context another queue while this one waits here.
+    this.#queue = queue;
     if (queue !== null) {
       this.deadline = now() + this.#context.upstream.connectMs;
       queue.add(this);
@@ -151,7 +155,7 @@ export class Exchange implements UpstreamHandler, Timed {
   /** It started (or ended otherwise): no deadline any more. */
   #stopWaiting(): void {
     this.deadline = 0;
-    this.#context.queue?.delete(this);
+    this.#queue?.delete(this);
   }
 
   /** Waited past --connect-timeout for one of the --upstream-connections: 503, not sent. */

@@ -44,9 +44,15 @@ export class RoutingView {
     return this.#members;
   }
 
-  /** Called with the new members whenever the generation changes (and once at the first refresh). */
-  onMembership(listener: MembershipListener): void {
+  /** Called with the new members whenever the generation changes (and once at the first
+   * refresh, or at once when that has happened). Returns what unsubscribes it. */
+  onMembership(listener: MembershipListener): () => void {
     this.#listeners.push(listener);
+    if (!Number.isNaN(this.#generation)) listener(this.#members);
+    return () => {
+      const at = this.#listeners.indexOf(listener);
+      if (at >= 0) this.#listeners.splice(at, 1);
+    };
   }
 
   /** Brings the view up to date with shared memory; cheap when nothing changed. */

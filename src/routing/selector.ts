@@ -43,6 +43,7 @@ export class Selector implements Candidates {
   #ignoreTried = false;
   readonly #skipped: number[] = [];
   #eligibleSlots: number[] | null = null;
+  readonly #unsubscribe: () => void;
   /** Whether the last `select` returned a trial request. */
   trial = false;
 
@@ -51,7 +52,12 @@ export class Selector implements Candidates {
     this.#view = view;
     this.#algorithm = algorithm;
     this.#options = options;
-    view.onMembership((members) => algorithm.build(members));
+    this.#unsubscribe = view.onMembership((members) => algorithm.build(members));
+  }
+
+  /** Stops following membership (replaced by a reload's selector). */
+  dispose(): void {
+    this.#unsubscribe();
   }
 
   /** A slot for this request, or -1 when no backend is eligible. Sets `trial`. */

@@ -37,6 +37,13 @@ export interface CertificatesMessage {
   readonly certificates: readonly ServedCertificate[];
 }
 
+/** Sent by the main thread after a config reload: new requests and connections use these
+ * settings (timeouts, limits, routing, ejection, access log); what is in flight goes on. */
+export interface ConfigMessage {
+  readonly type: 'config';
+  readonly config: Config;
+}
+
 /** Sent by the main thread: report this thread's own CPU time and heap (bench, soak, tests). */
 export interface UsageRequestMessage {
   readonly type: 'usage-request';
@@ -53,7 +60,7 @@ export interface UsageMessage {
 }
 
 export type ThreadMessage = ListeningMessage | StoppedAcceptingMessage | DrainedMessage | UsageMessage;
-export type SupervisorMessage = ShutdownMessage | UsageRequestMessage | CertificatesMessage;
+export type SupervisorMessage = ShutdownMessage | UsageRequestMessage | CertificatesMessage | ConfigMessage;
 
 /** What a listener thread needs to start. */
 export interface ListenerThreadData {

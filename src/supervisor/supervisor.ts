@@ -14,10 +14,15 @@ import { BackendTable } from '../control/backend-table.ts';
 import { EventLog } from '../control/event-log.ts';
 import { HealthChecker } from '../control/health-checker.ts';
 import { releaseListener } from '../control/listener-repair.ts';
+import { SLOT_STATE } from '../shared/layout.ts';
 import { SharedState } from '../shared/shared-state.ts';
 import { CertificateReloader } from '../tls/certificate-reloader.ts';
 import { startRedirectServer, type RedirectServer } from '../tls/redirect-server.ts';
-import type { CertificatesMessage, ListenerThreadData } from './messages.ts';
+import type { ConfigSource } from '../config/cli.ts';
+import type { SyncResult } from '../control/backend-sources.ts';
+import { ConfigReloader } from '../reload/config-reloader.ts';
+import { watchConfigFile, type ConfigWatcher } from '../reload/config-watcher.ts';
+import type { CertificatesMessage, ConfigMessage, ListenerThreadData } from './messages.ts';
 import { SupervisedThread } from './supervised-thread.ts';
 
 /** The source name of the backends given by --backend (and, later, the config file). */
@@ -48,9 +53,20 @@ export interface Balancer {
   readonly admin: AdminServer | null;
   /** --redirect-http's listener; null without it. */
   readonly redirect: RedirectServer | null;
+  /** Reloads the config file (SIGHUP, POST /reload, --watch-config); null without --config. */
+  readonly reloader: ConfigReloader | null;
   /** Reads the --tls-cert/--tls-key files again (SIGHUP); returns the line it logged, or
    * null without TLS. */
   reloadCertificates(): string | null;
+  /** The config in effect: the one started with, or the last one applied. */
+  readonly config: Config;
+  /**
+   * Puts a validated config into effect (a reload: reload/config-reloader.ts decides what
+   * may change): the backend list is synced (kept, added, drained then removed), the
+   * health checker follows its settings, certificates and the listener threads get the
+   * rest for their new requests and connections, and threads restarted later start with it.
+   */
+  applyConfig(next: Config): Promise<SyncResult>;
   /** Drains and stops every thread; resolves with the number of requests aborted at the deadline. */
   stop(timeoutMs?: number): Promise<number>;
 }
@@ -60,22 +76,59 @@ export interface StartOptions {
   readonly log?: (line: string) => void;
   /** Where backend state changes are reported, one line each; `log` by default. */
   readonly logEvent?: (line: string) => void;
+  /** With --config: where the config came from, so that it can be reloaded (POST /reload,
+   * `reloader`, --watch-config). */
+  readonly reload?: ReloadSetup;
 }
 
-export async function startBalancer(config: Config, { log = () => {}, logEvent = log }: StartOptions = {}): Promise<Balancer> {
+export interface ReloadSetup {
+  readonly source: ConfigSource;
+  /** The config as built from the file and flags, before demo backends were filled in. */
+  readonly built: Config;
+  /** The demo backends started because the config lists none. */
+  readonly demoOrigins?: readonly string[];
+}
+
+export async function startBalancer(config: Config, { log = () => {}, logEvent = log, reload }: StartOptions = {}): Promise<Balancer> {
   const state = SharedState.create({ capacity: config.maxBackends, listenerCount: config.threads });
-  const { slowStartMs } = config.routing;
-  const table = new BackendTable(state, { slowStartMs, log: logEvent });
-  const sources = new BackendSources(table, { removalTimeoutMs: config.shutdownTimeoutMs, log: logEvent });
+  /** The config in effect; a reload replaces it, and the control plane's options read it. */
+  let current = config;
+  const table = new BackendTable(state, {
+    get slowStartMs() {
+      return current.routing.slowStartMs;
+    },
+    log: logEvent,
+  });
+  const sources = new BackendSources(table, {
+    get removalTimeoutMs() {
+      return current.shutdownTimeoutMs;
+    },
+    log: logEvent,
+  });
   sources.sync(CONFIG_SOURCE, config.backends, { initial: true });
 
   // An explicit choice, and one an operator must be able to see in the log.
   if (config.upstream.tls.insecure) log('--backend-insecure: the certificates of https backends are not verified');
-  const events = new EventLog(state, { log: logEvent, activeChecks: config.health !== null, ejectTimeMs: config.ejection.timeMs, slowStartMs });
-  const checker = config.health === null ? null : new HealthChecker(state, config.health, { log: logEvent, slowStartMs, tls: config.upstream.tls });
+  const events = new EventLog(state, {
+    log: logEvent,
+    get activeChecks() {
+      return current.health !== null;
+    },
+    get ejectTimeMs() {
+      return current.ejection.timeMs;
+    },
+    get slowStartMs() {
+      return current.routing.slowStartMs;
+    },
+  });
+  const newChecker = (next: Config): HealthChecker | null =>
+    next.health === null ? null : new HealthChecker(state, next.health, { log: logEvent, slowStartMs: next.routing.slowStartMs, tls: next.upstream.tls });
+  let checker = newChecker(config);
   const listeners: SupervisedThread[] = [];
   let admin: AdminServer | null = null;
   let redirect: RedirectServer | null = null;
+  let reloader: ConfigReloader | null = null;
+  let watcher: ConfigWatcher | null = null;
   const certificates =
     config.tls === null
       ? null
@@ -87,7 +140,7 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
           },
         });
   /** The config a listener thread starts with: after a reload, the certificates in use now. */
-  const listenerConfig = (): Config => (config.tls === null || certificates === null ? config : { ...config, tls: { ...config.tls, certificates: certificates.current } });
+  const listenerConfig = (): Config => (current.tls === null || certificates === null ? current : { ...current, tls: { ...current.tls, certificates: certificates.current } });
   const stopAll = async (timeoutMs: number): Promise<number> => {
     let waiting = listeners.filter((thread) => thread.worker !== null).length;
     let inFlight = 0;
@@ -96,6 +149,7 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
       if (--waiting === 0) log(`stopped accepting new connections; ${inFlight} request${inFlight === 1 ? '' : 's'} in flight`);
     };
     const aborted = await Promise.all(listeners.map((thread) => thread.stop(timeoutMs, onStoppedAccepting)));
+    watcher?.close();
     await checker?.stop();
     await events.stop();
     certificates?.close();
@@ -130,17 +184,49 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
     if (first) port = await first.start();
     await Promise.all(rest.map((thread) => thread.start()));
     if (config.tls?.redirectHttpPort != null) redirect = await startRedirectServer(config.host, config.tls.redirectHttpPort, port);
+    const applyConfig = async (next: Config): Promise<SyncResult> => {
+      const before = current;
+      current = next;
+      const backends = sources.sync(CONFIG_SOURCE, next.backends);
+      if (next.tls !== null) certificates?.adopt(next.tls.certificates, 'config reload');
+      const message: ConfigMessage = { type: 'config', config: listenerConfig() };
+      for (const thread of listeners) thread.worker?.postMessage(message);
+      if (JSON.stringify([before.health, before.upstream.tls, before.routing.slowStartMs]) !== JSON.stringify([next.health, next.upstream.tls, next.routing.slowStartMs])) {
+        await checker?.stop();
+        checker = newChecker(next);
+        checker?.start();
+        if (checker === null) markAllUp(state, logEvent);
+      }
+      return backends;
+    };
+    if (reload) {
+      const target = {
+        get config() {
+          return current;
+        },
+        applyConfig,
+      };
+      reloader = new ConfigReloader(reload.source, reload.built, target, { log: logEvent, demoOrigins: reload.demoOrigins ?? [] });
+      const reloadOnChange = reloader;
+      if (reload.source.watch && reload.source.file !== null) {
+        watcher = watchConfigFile(reload.source.file, () => void reloadOnChange.reload('the config file changed'), logEvent);
+      }
+    }
     if (config.admin !== null) {
-      const { slowStartMs } = config.routing;
+      const boundPort = port;
+      const reloadFromAdmin = reloader;
       admin = await startAdminServer(config.admin, ADMIN_ROUTES, {
         // The port bound, also when --port 0 asked for an ephemeral one.
-        config: { ...config, port },
+        get config() {
+          return { ...current, port: boundPort };
+        },
         state,
         table,
         listeners,
         startedAt: performance.timeOrigin,
         logEvent,
-        stats: () => readStats(state, { slowStartMs }),
+        stats: () => readStats(state, { slowStartMs: current.routing.slowStartMs }),
+        reload: reloadFromAdmin === null ? null : (why) => reloadFromAdmin.reload(why),
       });
     }
 
@@ -153,13 +239,30 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
       listeners,
       admin,
       redirect,
+      reloader,
+      get config() {
+        return current;
+      },
+      applyConfig,
       reloadCertificates: () => certificates?.reload('SIGHUP') ?? null,
-      stop: (timeoutMs = config.shutdownTimeoutMs) => stopAll(timeoutMs),
+      stop: (timeoutMs = current.shutdownTimeoutMs) => stopAll(timeoutMs),
     };
   } catch (error) {
     await stopAll(1_000);
     throw error;
   }
+}
+
+/** Active checks turned off by a reload: nothing would ever mark a backend up again. */
+function markAllUp(state: SharedState, logEvent: (line: string) => void): void {
+  let changed = false;
+  for (let slot = 0; slot < state.capacity; slot++) {
+    if (state.load(slot, 'state') === SLOT_STATE.empty || state.load(slot, 'healthy') === 1) continue;
+    state.store(slot, 'healthy', 1);
+    changed = true;
+    logEvent(`backend ${state.origin(slot)}: marked up: active health checks are off now`);
+  }
+  if (changed) state.publish();
 }
 
 /**

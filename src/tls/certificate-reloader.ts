@@ -27,7 +27,12 @@ export class CertificateReloader {
   constructor(config: TlsConfig, options: ReloaderOptions) {
     this.#options = options;
     this.#current = config.certificates;
-    for (const file of new Set(config.certificates.flatMap(({ certFile, keyFile }) => [certFile, keyFile]))) {
+    this.#watch(config.certificates);
+  }
+
+  #watch(certificates: readonly ServedCertificate[]): void {
+    for (const watcher of this.#watchers.splice(0)) watcher.close();
+    for (const file of new Set(certificates.flatMap(({ certFile, keyFile }) => [certFile, keyFile]))) {
       try {
         const watcher = watch(file, () => this.#changed());
         watcher.on('error', () => {});
@@ -51,13 +56,22 @@ export class CertificateReloader {
       for (const warning of warnings) this.#options.log(`warning: ${warning}`);
       this.#current = certificates;
       this.#options.publish(certificates);
-      line = `certificates reloaded (${why}): ${certificates.map(({ names, notAfter }) => `${names.join(', ') || '(no name)'} until ${notAfter}`).join('; ')}`;
+      line = `certificates reloaded (${why}): ${describe(certificates)}`;
     } catch (error) {
       if (!(error instanceof CertificateError)) throw error;
       line = `certificate reload (${why}) failed, the certificates in use are kept: ${error.message}`;
     }
     this.#options.log(line);
     return line;
+  }
+
+  /** Serves `certificates`, already read and checked (a config reload, whose pairs may name
+   * other files: those are watched from now on). */
+  adopt(certificates: readonly ServedCertificate[], why: string): void {
+    this.#current = certificates;
+    this.#watch(certificates);
+    this.#options.publish(certificates);
+    this.#options.log(`certificates reloaded (${why}): ${describe(certificates)}`);
   }
 
   close(): void {
@@ -73,4 +87,8 @@ export class CertificateReloader {
     }, SETTLE_MS);
     this.#timer.unref();
   }
+}
+
+function describe(certificates: readonly ServedCertificate[]): string {
+  return certificates.map(({ names, notAfter }) => `${names.join(', ') || '(no name)'} until ${notAfter}`).join('; ');
 }

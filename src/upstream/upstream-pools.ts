@@ -21,11 +21,11 @@ interface PoolEntry {
 const IDLE_MS = 4_000;
 
 export class UpstreamPools {
-  readonly #settings: UpstreamConfig;
+  #settings: UpstreamConfig;
   readonly #entries: Array<PoolEntry | undefined>;
   /** Pools being closed after their backend left; awaited by `close`. */
   readonly #closing = new Set<Promise<void>>();
-  readonly #deadlines: Deadlines;
+  #deadlines: Deadlines;
 
   constructor(capacity: number, settings: UpstreamConfig) {
     this.#settings = settings;
@@ -48,6 +48,22 @@ export class UpstreamPools {
         this.#retire(entry);
         this.#entries[slot] = undefined;
       }
+    });
+  }
+
+  /**
+   * New settings (a config reload): when they differ, every backend gets a fresh pool
+   * made with them for the requests that come next, and the old pools close gracefully
+   * (what runs or waits on them finishes, with the settings it started with).
+   */
+  reconfigure(settings: UpstreamConfig): void {
+    if (JSON.stringify(settings) === JSON.stringify(this.#settings)) return;
+    this.#settings = settings;
+    this.#deadlines = new Deadlines(Math.min(settings.connectMs, settings.headersMs, settings.bodyIdleMs, IDLE_MS));
+    this.#entries.forEach((entry, slot) => {
+      if (!entry) return;
+      this.#retire(entry);
+      this.#entries[slot] = { origin: entry.origin, pool: this.#create(entry.origin) };
     });
   }
 
