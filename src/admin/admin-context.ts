@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/config.ts';
 import type { BackendTable } from '../control/backend-table.ts';
+import type { NameStatus } from '../discovery/name-follower.ts';
 import type { SharedState } from '../shared/shared-state.ts';
 import type { Stats } from './stats.ts';
 
@@ -26,6 +27,8 @@ export interface AdminContext {
   readonly logEvent: (line: string) => void;
   /** A fresh reading of shared memory (stats.ts). */
   readonly stats: () => Stats;
+  /** Each DNS name followed: its last resolution, answers and failures. */
+  readonly discovery: () => readonly NameStatus[];
 }
 
 /**

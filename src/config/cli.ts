@@ -10,6 +10,7 @@ import { MAX_WEIGHT } from '../shared/layout.ts';
 import { DEFAULTS, type Config } from './config.ts';
 import { backendSpec, describeParseError, duration, integer, size, UsageError } from './flag-values.ts';
 import { backendTlsConfig } from './backend-tls-flags.ts';
+import { DISCOVERY_OPTIONS, DISCOVERY_REPEATABLE, discoveryConfig } from './discovery-flags.ts';
 import { accessLogConfig, adminConfig } from './observability-flags.ts';
 import { tlsConfig } from './tls-flags.ts';
 import { ejectionConfig, healthConfig, routingConfig } from './routing-flags.ts';
@@ -24,6 +25,7 @@ const OPTIONS = {
   port: { type: 'string' },
   host: { type: 'string' },
   backend: { type: 'string', multiple: true },
+  ...DISCOVERY_OPTIONS,
   'spawn-backends': { type: 'string' },
   threads: { type: 'string' },
   'max-backends': { type: 'string' },
@@ -89,14 +91,17 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
   const backends = (values.backend ?? []).map((raw) => backendSpec(raw, MAX_WEIGHT));
   const duplicate = backends.find((backend, i) => backends.findIndex((other) => other.origin === backend.origin) !== i);
   if (duplicate) throw new UsageError(`--backend ${duplicate.origin} is given twice; each backend may appear once`);
-  if (backends.length > 0 && values['spawn-backends'] !== undefined) {
-    throw new UsageError(`--spawn-backends ${values['spawn-backends']} cannot be combined with --backend: external backends replace the demo ones`);
+  const discovery = discoveryConfig(values);
+  const external = backends.length > 0 || discovery.names.length > 0;
+  if (external && values['spawn-backends'] !== undefined) {
+    const named = backends.length > 0 ? '--backend' : `--backend-${discovery.names[0]?.kind}`;
+    throw new UsageError(`--spawn-backends ${values['spawn-backends']} cannot be combined with ${named}: external backends replace the demo ones`);
   }
   const spawnBackends = integer('--spawn-backends', values['spawn-backends'], DEFAULTS.spawnBackends, 1, 64);
-  if (backends.length === 0 && port !== 0 && port + spawnBackends > 65535) {
+  if (!external && port !== 0 && port + spawnBackends > 65535) {
     throw new UsageError(`--spawn-backends ${spawnBackends} with --port ${port} needs ports up to ${port + spawnBackends}; the highest port is 65535`);
   }
-  const given = backends.length > 0 ? backends.length : spawnBackends;
+  const given = external ? backends.length : spawnBackends;
   const maxBackends = integer('--max-backends', values['max-backends'], Math.max(DEFAULTS.maxBackends, given), 1, MAX_SLOTS);
   if (maxBackends < given) {
     throw new UsageError(`--max-backends ${maxBackends} is not allowed: ${given} backends are given, so at least ${given} slots are needed`);
@@ -106,6 +111,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     host: host(values.host),
     port,
     backends,
+    discovery,
     spawnBackends,
     threads: integer('--threads', values.threads, availableParallelism(), 1, 256),
     maxBackends,
@@ -152,7 +158,7 @@ function proxyVersion(value: string | undefined): 'v1' | 'v2' | null {
   throw new UsageError(`--send-proxy-protocol ${JSON.stringify(value)} is not allowed: expected v1 (text) or v2 (binary)`);
 }
 
-const REPEATABLE = new Set(['backend', 'tls-cert', 'tls-key', 'allow-upgrade']);
+const REPEATABLE = new Set(['backend', 'tls-cert', 'tls-key', 'allow-upgrade', ...DISCOVERY_REPEATABLE]);
 
 /** An Upgrade token as RFC 9110 section 7.8 writes it: a token, optionally `/version`. */
 const UPGRADE_TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+(?:\/[!#$%&'*+\-.^_`|~0-9a-z]+)?$/i;
@@ -169,7 +175,7 @@ function allowedUpgrades(names: readonly string[]): string[] {
   return [...allowed];
 }
 
-/** A flag given twice would silently take its last value: only --backend and the TLS pairs repeat. */
+/** A flag given twice would silently take its last value: only --backend, the DNS names, the TLS pairs and the like repeat. */
 function refuseRepeatedFlags(tokens: ReadonlyArray<{ kind: string; name?: string; value?: string | undefined }>): void {
   const seen = new Map<string, string | undefined>();
   for (const token of tokens) {

@@ -14,6 +14,7 @@ import { BackendTable } from '../control/backend-table.ts';
 import { EventLog } from '../control/event-log.ts';
 import { HealthChecker } from '../control/health-checker.ts';
 import { releaseListener } from '../control/listener-repair.ts';
+import { Discovery } from '../discovery/discovery.ts';
 import { SharedState } from '../shared/shared-state.ts';
 import { CertificateReloader } from '../tls/certificate-reloader.ts';
 import { startRedirectServer, type RedirectServer } from '../tls/redirect-server.ts';
@@ -43,6 +44,8 @@ export interface Balancer {
   /** The backend set by source: `config` (flags or config file), DNS names; a sync keeps,
    * adds and drains through `table`. */
   readonly sources: BackendSources;
+  /** The DNS names followed (--backend-dns, --backend-srv); their answers go through `sources`. */
+  readonly discovery: Discovery;
   readonly listeners: readonly SupervisedThread[];
   /** The admin listener (/metrics, /status, dashboard, runtime API); null with --admin-port off. */
   readonly admin: AdminServer | null;
@@ -68,6 +71,7 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
   const table = new BackendTable(state, { slowStartMs, log: logEvent });
   const sources = new BackendSources(table, { removalTimeoutMs: config.shutdownTimeoutMs, log: logEvent });
   sources.sync(CONFIG_SOURCE, config.backends, { initial: true });
+  const discovery = new Discovery(config.discovery, { sources, log: logEvent });
 
   // An explicit choice, and one an operator must be able to see in the log.
   if (config.upstream.tls.insecure) log('--backend-insecure: the certificates of https backends are not verified');
@@ -95,6 +99,8 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
       inFlight += running;
       if (--waiting === 0) log(`stopped accepting new connections; ${inFlight} request${inFlight === 1 ? '' : 's'} in flight`);
     };
+    // No membership change from DNS while the listeners drain.
+    discovery.stop();
     const aborted = await Promise.all(listeners.map((thread) => thread.stop(timeoutMs, onStoppedAccepting)));
     await checker?.stop();
     await events.stop();
@@ -107,6 +113,8 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
 
   try {
     if (config.port !== 0) await assertPortFree(config.host, config.port);
+    // The first answers are in the table before the first client can arrive.
+    await discovery.start();
     events.start();
     checker?.start();
     let port = config.port;
@@ -141,6 +149,7 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
         startedAt: performance.timeOrigin,
         logEvent,
         stats: () => readStats(state, { slowStartMs }),
+        discovery: () => discovery.status(),
       });
     }
 
@@ -150,6 +159,7 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
       state,
       table,
       sources,
+      discovery,
       listeners,
       admin,
       redirect,
