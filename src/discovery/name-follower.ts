@@ -62,6 +62,8 @@ export class NameFollower {
   #problem: string | null = null;
   #staleLogged = false;
   #nextInSeconds = 0;
+  /** True during the first resolution, made before the listeners start. */
+  #starting = false;
 
   constructor(spec: DnsNameConfig, options: NameFollowerOptions) {
     this.spec = spec;
@@ -70,7 +72,12 @@ export class NameFollower {
 
   /** Resolves once now; the name is then followed until `stop`. */
   async start(): Promise<void> {
-    await this.#resolve();
+    this.#starting = true;
+    try {
+      await this.#resolve();
+    } finally {
+      this.#starting = false;
+    }
   }
 
   stop(): void {
@@ -110,7 +117,8 @@ export class NameFollower {
     const { sources, log } = this.#options;
     const source = this.spec.source;
     if (this.#streak > 0 && this.#lastSuccessAt !== null) log(`${source}: resolves again after ${this.#streak} failed or empty attempt${this.#streak === 1 ? '' : 's'}`);
-    const change = sources.sync(source, backends);
+    // Backends known before the first client arrives have nothing to ramp up from (slow start).
+    const change = sources.sync(source, backends, { initial: this.#starting });
     if (change.added.length + change.removing.length > 0 && this.#lastSuccessAt !== null) {
       log(`${source}: ${backends.length} backend${backends.length === 1 ? '' : 's'} (added ${change.added.length}, removing ${change.removing.length})`);
     }
