@@ -147,3 +147,18 @@ test('SRV: ports and weights from the records; only the best priority serves, th
   const back = await client.sequence(20, (i) => `/b-${i}`);
   assert.equal(count(back, 'x'), 20, 'tier 10 serves again as soon as one of it is up');
 });
+
+test('a name that does not resolve at start does not stop the balancer: it starts without those backends and takes them once DNS has them', async (t) => {
+  const [b2] = await startSamePortBackends(t, ['127.0.0.2']);
+  const dns = await TestDnsServer.start(t);
+  const source = `dns:late.test:${b2!.port}`;
+  const balancer = await startTestBalancer(t, ['--threads', '1', '--admin-port', '0', '--backend-dns', `late.test:${b2!.port}`, '--resolver', dns.address]);
+  assert.deepEqual(listed(balancer), []);
+  assert.ok(balancer.logged.includes(`${source}: no A or AAAA records for late.test; no backends from it yet, retrying`), balancer.logged.join('\n'));
+  const healthz = await fetch(`http://127.0.0.1:${balancer.admin!.port}/healthz`);
+  assert.equal(healthz.status, 503, await healthz.text());
+  dns.set('late.test', [a('127.0.0.2')]);
+  await waitFor(() => listed(balancer).length === 1, 'the backend once DNS has it', DEADLINE);
+  assert.equal((await createClient(t, balancer.url).send('/late')).backend, '127.0.0.2');
+});
+
