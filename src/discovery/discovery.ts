@@ -3,10 +3,13 @@
  * followed name (the --resolver servers, else the system's), one follower per
  * --backend-dns and --backend-srv name, and their status for /metrics and /status.
  * Listener threads never resolve names: they see DNS's answers as slots of the table.
+ * `reconfigure` applies a new set of names (a config reload) without touching the names
+ * that stay as they were.
  */
 import { getServers } from 'node:dns';
 import { isIP } from 'node:net';
-import type { DiscoveryConfig } from '../config/config.ts';
+import { isDeepStrictEqual } from 'node:util';
+import type { DiscoveryConfig, DnsNameConfig } from '../config/config.ts';
 import type { BackendSources } from '../control/backend-sources.ts';
 import { DnsClient, type DnsServer } from './dns-client.ts';
 import { NameFollower, type NameStatus } from './name-follower.ts';
@@ -20,13 +23,16 @@ export interface DiscoveryOptions {
 }
 
 export class Discovery {
-  readonly #client: DnsClient | null;
-  readonly #followers: NameFollower[];
+  readonly #options: DiscoveryOptions;
+  #config: DiscoveryConfig;
+  #client: DnsClient | null = null;
+  /** By source (`dns:NAME:PORT`, `srv:NAME`). */
+  readonly #followers = new Map<string, NameFollower>();
 
-  constructor(config: DiscoveryConfig, { sources, log }: DiscoveryOptions) {
-    this.#client = config.names.length === 0 ? null : new DnsClient(config.resolvers.length > 0 ? config.resolvers : systemServers());
-    const client = this.#client;
-    this.#followers = client === null ? [] : config.names.map((spec) => new NameFollower(spec, { client, sources, log, staleMs: config.staleMs }));
+  constructor(config: DiscoveryConfig, options: DiscoveryOptions) {
+    this.#options = options;
+    this.#config = config;
+    for (const spec of config.names) this.#follow(spec);
   }
 
   /** The DNS servers asked, in order (for the start-up line). */
@@ -34,18 +40,56 @@ export class Discovery {
     return this.#client?.servers ?? [];
   }
 
-  /** Resolves every name once (a name that fails is retried in the background). */
+  /** Resolves every name once, before the listeners start (a name that fails is retried
+   * in the background). */
   async start(): Promise<void> {
-    await Promise.all(this.#followers.map((follower) => follower.start()));
+    await Promise.all([...this.#followers.values()].map((follower) => follower.start({ initial: true })));
+  }
+
+  /**
+   * Follows the names of `config` from now on: a name no longer given is forgotten (its
+   * backends drain and leave), a new or changed one is resolved at once, the others go on
+   * untouched. New resolvers or a new stale window start every name afresh (their
+   * backends are kept: the first answer names them again). Resolves once every new name
+   * has been resolved once.
+   */
+  async reconfigure(config: DiscoveryConfig): Promise<void> {
+    const afresh = !isDeepStrictEqual(config.resolvers, this.#config.resolvers) || config.staleMs !== this.#config.staleMs;
+    const wanted = new Map(config.names.map((spec) => [spec.source, spec]));
+    for (const [source, follower] of this.#followers) {
+      const spec = wanted.get(source);
+      if (!afresh && spec !== undefined && isDeepStrictEqual(spec, follower.spec)) continue;
+      follower.stop();
+      this.#followers.delete(source);
+      if (spec === undefined) this.#options.sources.forget(source);
+    }
+    if (afresh) {
+      this.#client?.close();
+      this.#client = null;
+    }
+    this.#config = config;
+    const started: Array<Promise<void>> = [];
+    for (const spec of config.names) {
+      if (!this.#followers.has(spec.source)) started.push(this.#follow(spec).start({ initial: false }));
+    }
+    await Promise.all(started);
   }
 
   stop(): void {
-    for (const follower of this.#followers) follower.stop();
+    for (const follower of this.#followers.values()) follower.stop();
     this.#client?.close();
   }
 
   status(): NameStatus[] {
-    return this.#followers.map((follower) => follower.status());
+    return [...this.#followers.values()].map((follower) => follower.status());
+  }
+
+  #follow(spec: DnsNameConfig): NameFollower {
+    const { resolvers, staleMs } = this.#config;
+    this.#client ??= new DnsClient(resolvers.length > 0 ? resolvers : systemServers());
+    const follower = new NameFollower(spec, { client: this.#client, sources: this.#options.sources, log: this.#options.log, staleMs });
+    this.#followers.set(spec.source, follower);
+    return follower;
   }
 }
 

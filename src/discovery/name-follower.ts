@@ -62,7 +62,7 @@ export class NameFollower {
   #problem: string | null = null;
   #staleLogged = false;
   #nextInSeconds = 0;
-  /** True during the first resolution, made before the listeners start. */
+  /** True during a first resolution made before the listeners start. */
   #starting = false;
 
   constructor(spec: DnsNameConfig, options: NameFollowerOptions) {
@@ -70,9 +70,10 @@ export class NameFollower {
     this.#options = options;
   }
 
-  /** Resolves once now; the name is then followed until `stop`. */
-  async start(): Promise<void> {
-    this.#starting = true;
+  /** Resolves once now; the name is then followed until `stop`. `initial`: before the
+   * listeners start, when backends found have nothing to ramp up from (slow start). */
+  async start({ initial }: { initial: boolean }): Promise<void> {
+    this.#starting = initial;
     try {
       await this.#resolve();
     } finally {
@@ -117,7 +118,6 @@ export class NameFollower {
     const { sources, log } = this.#options;
     const source = this.spec.source;
     if (this.#streak > 0 && this.#lastSuccessAt !== null) log(`${source}: resolves again after ${this.#streak} failed or empty attempt${this.#streak === 1 ? '' : 's'}`);
-    // Backends known before the first client arrives have nothing to ramp up from (slow start).
     const change = sources.sync(source, backends, { initial: this.#starting });
     if (change.added.length + change.removing.length > 0 && this.#lastSuccessAt !== null) {
       log(`${source}: ${backends.length} backend${backends.length === 1 ? '' : 's'} (added ${change.added.length}, removing ${change.removing.length})`);
