@@ -106,7 +106,11 @@ export class DnsClient {
     };
     return new Promise<DecodedPacket>((resolve, reject) => {
       let finish = (): void => {};
+      let settled = false;
       const end = (error: DnsQueryError | null, packet?: DecodedPacket): void => {
+        // Closing the socket may itself report (a TCP close): the first outcome stands.
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         this.#pending.delete(abort);
         finish();
