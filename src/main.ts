@@ -1,6 +1,6 @@
 /**
  * @module The command-line entry: `node src/main.ts [flags]` (what `npm start` runs).
- * Parses flags, starts the demo backends when no --backend is given, starts the
+ * Parses flags, starts the demo backends when no backend is given (no --backend, no DNS name), starts the
  * balancer, prints where everything listens, and turns SIGINT and SIGTERM into a
  * graceful drain. Lifecycle lines go to stdout; backend state changes and thread
  * failures to stderr.
@@ -10,6 +10,7 @@ import { parseCli, USAGE, UsageError } from './config/cli.ts';
 import { runCheck } from './config/check.ts';
 import { runCtl } from './ctl/ctl.ts';
 import type { Config } from './config/config.ts';
+import { serverName } from './discovery/dns-client.ts';
 import { hostForUrl, startBalancer } from './supervisor/supervisor.ts';
 
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, ABORTED_AT_DEADLINE: 3 } as const;
@@ -38,7 +39,7 @@ async function main(argv: readonly string[]): Promise<void> {
   let demo: DemoBackends | null = null;
   let balancer;
   try {
-    if (config.backends.length === 0) {
+    if (config.backends.length === 0 && config.discovery.names.length === 0) {
       demo = await startDemoBackends({ host: config.host, port: config.port, count: config.spawnBackends, log });
       config = { ...config, backends: demo.origins.map((origin) => ({ origin, weight: 1 })) };
     }
@@ -86,10 +87,14 @@ async function main(argv: readonly string[]): Promise<void> {
   if (balancer.admin) log(`admin on http://${hostForUrl(balancer.admin.host)}:${balancer.admin.port} (dashboard /, metrics /metrics)`);
   // Only now: whoever waits for this line may signal us at once.
   const backends = config.backends.map(({ origin, weight }) => `${origin} (weight ${weight})`);
+  const names = balancer.discovery.status().map(({ source, answers }) => `${source} (${answers} backend${answers === 1 ? '' : 's'})`);
+  const servers = balancer.discovery.servers.map(serverName).join(', ');
   log(
     `listening on ${config.tls === null ? 'http' : 'https'}://${hostForUrl(balancer.host)}:${balancer.port} ` +
       `(${config.threads} listener thread${config.threads === 1 ? '' : 's'}, ${config.routing.algorithm} over ` +
-      `${backends.length} backend${backends.length === 1 ? '' : 's'}: ${backends.join(', ')})`,
+      (backends.length > 0 || names.length === 0 ? `${backends.length} backend${backends.length === 1 ? '' : 's'}: ${backends.join(', ')}` : '') +
+      (names.length > 0 ? `${backends.length > 0 ? '; ' : ''}DNS names ${names.join(', ')} asking ${servers}` : '') +
+      ')',
   );
 }
 

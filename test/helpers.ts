@@ -46,13 +46,13 @@ export type TestBalancer = Balancer & {
 
 /**
  * Starts the real balancer (listener threads, shared state, control plane) in this
- * process. Without --backend in `args`, demo backends are started first, as `npm start`
- * does.
+ * process. Without --backend (or a DNS name) in `args`, demo backends are started first,
+ * as `npm start` does.
  */
 export async function startTestBalancer(t: Cleanup, args: readonly string[]): Promise<TestBalancer> {
   let config = configFrom(args);
   let demo: DemoBackends | null = null;
-  if (config.backends.length === 0) {
+  if (config.backends.length === 0 && config.discovery.names.length === 0) {
     demo = await startDemoBackends({ host: config.host, port: 0, count: config.spawnBackends });
     t.after(() => demo?.stop());
     config = { ...config, backends: demo.origins.map((origin) => ({ origin, weight: 1 })) };
@@ -71,21 +71,34 @@ export interface TestBackend {
   readonly received: Array<{ method: string; url: string; headers: IncomingMessage['headers']; rawHeaders: string[] }>;
 }
 
+/** Where a test server listens: an ephemeral port on 127.0.0.1 unless said otherwise. */
+export interface ListenAt {
+  /** A loopback address: all of 127/8 reaches this machine on Linux. */
+  readonly host?: string;
+  readonly port?: number;
+}
+
 /** A test backend: an HTTP server on an ephemeral port, running `handler` for each request. */
-export async function startBackend(t: Cleanup, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<TestBackend> {
+export async function startBackend(t: Cleanup, handler: (req: IncomingMessage, res: ServerResponse) => void, at: ListenAt = {}): Promise<TestBackend> {
   const received: TestBackend['received'] = [];
   const server = createServer((req, res) => {
     received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders });
     handler(req, res);
   });
-  const port = await listenForTest(t, server);
-  return { server, port, origin: `http://127.0.0.1:${port}`, received };
+  const port = await listenForTest(t, server, at);
+  return { server, port, origin: `http://${at.host ?? '127.0.0.1'}:${port}`, received };
 }
 
-/** Listens on an ephemeral loopback port until the test ends (its connections closed
- * then too); resolves with the port. */
-export async function listenForTest(t: Cleanup, server: Server | HttpsServer): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+/** Listens on an ephemeral loopback port (or `at`) until the test ends (its connections
+ * closed then too); resolves with the port, rejects if it cannot listen there. */
+export async function listenForTest(t: Cleanup, server: Server | HttpsServer, { host = '127.0.0.1', port = 0 }: ListenAt = {}): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   t.after(
     () =>
       new Promise<void>((resolve) => {

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/config.ts';
 import type { BackendTable } from '../control/backend-table.ts';
 import type { ReloadResult } from '../reload/config-reloader.ts';
+import type { NameStatus } from '../discovery/name-follower.ts';
 import type { SharedState } from '../shared/shared-state.ts';
 import type { Stats } from './stats.ts';
 
@@ -29,6 +30,8 @@ export interface AdminContext {
   readonly stats: () => Stats;
   /** Reloads the config file (POST /reload); absent or null without --config. */
   readonly reload?: ((why: string) => Promise<ReloadResult>) | null;
+  /** Each DNS name followed: its last resolution, answers and failures. */
+  readonly discovery: () => readonly NameStatus[];
 }
 
 /**

@@ -40,7 +40,7 @@ import { refuseMethod, sendJson, sendRefusal } from './respond.ts';
 import type { BackendStats } from './stats.ts';
 
 /** What each refusal of the table means over HTTP. */
-const STATUS_OF_TABLE_ERROR = { DUPLICATE: 409, FULL: 507, UNKNOWN: 404, BAD_WEIGHT: 400 } as const satisfies Record<BackendTableError['code'], number>;
+const STATUS_OF_TABLE_ERROR = { DUPLICATE: 409, FULL: 507, UNKNOWN: 404, BAD_WEIGHT: 400, BAD_TIER: 400 } as const satisfies Record<BackendTableError['code'], number>;
 
 /** The actions that take no body: POST /backends/{id}/<action>. */
 const STATE_ACTIONS = {

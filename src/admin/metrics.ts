@@ -4,6 +4,7 @@
  * family has HELP and TYPE; counters end in `_total`; times are in seconds, sizes in
  * bytes; label values are escaped as the format requires.
  */
+import type { NameStatus } from '../discovery/name-follower.ts';
 import { LATENCY_BOUNDS_MICROS, type FailureReason } from '../shared/layout.ts';
 import { STATUS_CLASSES, type BackendStats, type ListenerStats, type Stats } from './stats.ts';
 
@@ -20,6 +21,8 @@ export interface MetricsExtras {
   readonly version: string;
   /** process.version. */
   readonly node: string;
+  /** Each DNS name followed (--backend-dns, --backend-srv). */
+  readonly discovery: readonly NameStatus[];
 }
 
 /** The `reason` label of each failure reason counted in shared memory. */
@@ -91,6 +94,7 @@ export function formatMetrics(stats: Stats, extras: MetricsExtras): string {
   perBackend('switchyard_backend_ejected', 'gauge', '1 while the backend is ejected or on trial, else 0.', (b) => (b.ejection === 'in' ? 0 : 1));
   perBackend('switchyard_backend_weight', 'gauge', 'Configured weight of the backend.', (b) => b.weight);
   perBackend('switchyard_backend_effective_weight', 'gauge', 'Weight picks use now: lower while slow start ramps it up.', (b) => b.effectiveWeight);
+  perBackend('switchyard_backend_tier', 'gauge', 'Preference tier of the backend (an SRV priority, else 0): picks use the lowest tier that has a backend up.', (b) => b.tier);
   perBackend('switchyard_backend_ewma_seconds', 'gauge', 'Peak-EWMA time to response headers that picks see now; 0 before any sample.', (b) => b.ewmaMicros / 1e6);
 
   const histogram = 'switchyard_backend_response_seconds';
@@ -121,6 +125,15 @@ export function formatMetrics(stats: Stats, extras: MetricsExtras): string {
 
   out.family('switchyard_balancer_responses_total', 'counter', 'Requests the balancer answered itself, by status and error code (499: the client left first; never sent).');
   for (const { code, status, count } of stats.answered) out.sample('switchyard_balancer_responses_total', `status="${status}",error="${code}"`, count);
+  const perName = (name: string, type: MetricType, help: string, value: (name: NameStatus) => number): void => {
+    out.family(name, type, help);
+    for (const status of extras.discovery) out.sample(name, `source="${escapeLabel(status.source)}"`, value(status));
+  };
+  perName('switchyard_discovery_last_success_timestamp_seconds', 'gauge', 'When the DNS name last resolved to backends, seconds since the Unix epoch; 0 before the first time.', (n) => (n.lastSuccessAt ?? 0) / 1000);
+  perName('switchyard_discovery_answers', 'gauge', 'Backends the DNS name gives now (its last good answer while resolution fails).', (n) => n.answers);
+  perName('switchyard_discovery_failures_total', 'counter', 'Resolutions of the DNS name that failed or came back empty.', (n) => n.failures);
+  perName('switchyard_discovery_stale', 'gauge', '1 while the last resolution of the DNS name failed or was empty and its last good set is in use, else 0.', (n) => (n.stale ? 1 : 0));
+
   const single = (name: string, type: MetricType, help: string, value: number, labels = ''): void => {
     out.family(name, type, help);
     out.sample(name, labels, value);

@@ -47,6 +47,8 @@ export interface BackendStats {
   readonly weight: number;
   /** The weight picks use now: lower while slow start ramps it up. */
   readonly effectiveWeight: number;
+  /** Preference tier (an SRV priority; 0 otherwise): picks use the lowest tier with a backend up. */
+  readonly tier: number;
   /** Active health checks' verdict (always true without them). */
   readonly healthy: boolean;
   readonly ejection: EjectionName;
@@ -135,6 +137,7 @@ function readBackend(state: SharedState, slot: number, at: number, slowStartMs: 
     state: snapshot.state,
     weight: snapshot.weight,
     effectiveWeight: Math.round(snapshot.weight * ramp * 100) / 100,
+    tier: snapshot.tier,
     healthy: snapshot.healthy,
     ejection,
     up: statusOf({ state: snapshot.state, healthy: snapshot.healthy, ejection }) === 'up',

@@ -39,6 +39,7 @@ function processFigures(context: AdminContext): MetricsExtras {
     residentBytes: process.memoryUsage.rss(),
     startTimeSeconds: context.startedAt / 1000,
     listenerRestarts: context.listeners.map((thread) => thread.restarts),
+    discovery: context.discovery(),
     version: VERSION,
     node: process.version,
   };
@@ -108,6 +109,16 @@ function statusReport(stats: Stats, context: AdminContext, adminPort: number) {
       eventLoopDelay: { p99Ms: millis(listener.loopDelayP99Micros), maxMs: millis(listener.loopDelayMaxMicros) },
       restarts: context.listeners[listener.index]?.restarts ?? 0,
     })),
+    /** Each DNS name followed (--backend-dns, --backend-srv). */
+    discovery: context.discovery().map((name) => ({
+      source: name.source,
+      lastSuccessAt: name.lastSuccessAt === null ? null : new Date(name.lastSuccessAt).toISOString(),
+      answers: name.answers,
+      failures: name.failures,
+      stale: name.stale,
+      problem: name.problem,
+      nextInSeconds: name.nextInSeconds,
+    })),
   };
 }
 
@@ -125,6 +136,7 @@ function backendStatus(backend: BackendStats) {
     ejectionLevel: backend.ejectionLevel,
     weight: backend.weight,
     effectiveWeight: backend.effectiveWeight,
+    tier: backend.tier,
     inFlight: backend.inFlight,
     consecutiveFailures: backend.consecutiveFailures,
     requests: backend.started,
@@ -163,6 +175,7 @@ function configSummary(config: Config, adminPort: number) {
     upstream: config.upstream,
     client: config.client,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
+    discovery: { names: config.discovery.names.map((name) => name.source), resolvers: config.discovery.resolvers, staleMs: config.discovery.staleMs },
     admin: admin === null ? null : { host: admin.host, port: adminPort, tokenRequired: admin.token !== null },
     accessLog: config.accessLog,
   };

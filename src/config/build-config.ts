@@ -11,6 +11,7 @@ import { MAX_WEIGHT } from '../shared/layout.ts';
 import { DEFAULTS, type BackendConfig, type Config } from './config.ts';
 import { backendSpec, duration, integer, size, UsageError } from './flag-values.ts';
 import { backendTlsConfig } from './backend-tls-flags.ts';
+import { DISCOVERY_FLAGS, discoveryConfig, discoveryValues } from './discovery-flags.ts';
 import { accessLogConfig, adminConfig } from './observability-flags.ts';
 import { ejectionConfig, healthConfig, routingConfig } from './routing-flags.ts';
 import type { SettingValues } from './setting-values.ts';
@@ -30,14 +31,17 @@ export interface BuildOptions {
 export function buildConfig(values: SettingValues, { env, previous = null }: BuildOptions): { config: Config; warnings: string[] } {
   const port = values.attempt('port', () => integer(values.name('port'), values.text('port'), DEFAULTS.port, 0, 65535), DEFAULTS.port);
   const backends = backendList(values);
-  if (backends.length > 0 && values.has('spawn-backends')) {
-    values.problem('spawn-backends', `${values.name('spawn-backends')} ${values.text('spawn-backends')} cannot be combined with ${values.name('backend')}: external backends replace the demo ones`);
+  const discovery = values.attempt(DISCOVERY_FLAGS.find((flag) => values.has(flag)) ?? 'backend-dns', () => discoveryConfig(discoveryValues(values)), DEFAULTS.discovery);
+  const external = backends.length > 0 || discovery.names.length > 0;
+  if (external && values.has('spawn-backends')) {
+    const named = backends.length > 0 ? values.name('backend') : values.name(`backend-${discovery.names[0]?.kind ?? 'dns'}`);
+    values.problem('spawn-backends', `${values.name('spawn-backends')} ${values.text('spawn-backends')} cannot be combined with ${named}: external backends replace the demo ones`);
   }
   const spawnBackends = values.attempt('spawn-backends', () => integer(values.name('spawn-backends'), values.text('spawn-backends'), DEFAULTS.spawnBackends, 1, 64), DEFAULTS.spawnBackends);
-  if (backends.length === 0 && port !== 0 && port + spawnBackends > 65535) {
+  if (!external && port !== 0 && port + spawnBackends > 65535) {
     values.problem('spawn-backends', `${values.name('spawn-backends')} ${spawnBackends} with ${values.name('port')} ${port} needs ports up to ${port + spawnBackends}; the highest port is 65535`);
   }
-  const given = backends.length > 0 ? backends.length : spawnBackends;
+  const given = external ? backends.length : spawnBackends;
   const maxBackends = values.attempt('max-backends', () => integer(values.name('max-backends'), values.text('max-backends'), Math.max(DEFAULTS.maxBackends, given), 1, MAX_SLOTS), DEFAULTS.maxBackends);
   if (maxBackends < given) {
     values.problem('max-backends', `${values.name('max-backends')} ${maxBackends} is not allowed: ${given} backends are given, so at least ${given} slots are needed`);
@@ -48,6 +52,7 @@ export function buildConfig(values: SettingValues, { env, previous = null }: Bui
     host: values.attempt('host', () => host(values), DEFAULTS.host),
     port,
     backends,
+    discovery,
     spawnBackends,
     threads: values.attempt('threads', () => integer(values.name('threads'), values.text('threads'), availableParallelism(), 1, 256), 1),
     maxBackends,

@@ -73,6 +73,32 @@ export interface BackendConfig {
   readonly weight: number;
 }
 
+/** A DNS name followed for backends (--backend-dns, --backend-srv). */
+export interface DnsNameConfig {
+  /** `dns`: A and AAAA records, every address a backend at `port`; `srv`: SRV records. */
+  readonly kind: 'dns' | 'srv';
+  /** Its name as a source of backends (control/backend-sources.ts), in logs and metrics:
+   * `dns:NAME:PORT` or `srv:NAME`. */
+  readonly source: string;
+  readonly scheme: 'http';
+  /** Lower case, without a trailing dot. */
+  readonly name: string;
+  /** The backends' port (`dns`); null for `srv`, whose records carry it. */
+  readonly port: number | null;
+  /** Every address's weight (`dns`); SRV records carry their own. */
+  readonly weight: number;
+}
+
+/** DNS discovery: the names followed and how. */
+export interface DiscoveryConfig {
+  readonly names: readonly DnsNameConfig[];
+  /** --resolver: the DNS servers asked, in order; empty: the system's (node:dns's list). */
+  readonly resolvers: ReadonlyArray<{ readonly host: string; readonly port: number }>;
+  /** --dns-stale-window: how long a name's last good set is kept while its resolution
+   * fails or comes back empty (see discovery/name-follower.ts for what happens after). */
+  readonly staleMs: number;
+}
+
 /** What consistent hashing hashes (--hash-key). */
 export type HashKeySpec =
   | { readonly from: 'ip' }
@@ -140,8 +166,10 @@ export interface Config {
   readonly host: string;
   /** 0 means ephemeral. */
   readonly port: number;
-  /** External backends; empty means the embedded demo backends (src/main.ts starts them). */
+  /** External backends; empty (and no DNS names) means the embedded demo backends (src/main.ts starts them). */
   readonly backends: readonly BackendConfig[];
+  /** Backends found through DNS, re-resolved as their records expire. */
+  readonly discovery: DiscoveryConfig;
   readonly spawnBackends: number;
   readonly threads: number;
   /** Slot capacity of the shared table (--max-backends). */
@@ -193,6 +221,7 @@ export const DEFAULTS = {
     h2MaxStreams: 100,
   },
   shutdownTimeoutMs: 15_000,
+  discovery: { names: [], resolvers: [], staleMs: 300_000 },
   admin: { host: '127.0.0.1', port: 9901, token: null },
   accessLog: null,
   tls: null,

@@ -35,6 +35,12 @@ ${row('--spawn-backends N', 'demo backends (worker threads) on port+1..port+N', 
 ${row('--threads N', 'listener threads sharing the port (reusePort)', `CPUs: ${availableParallelism()}`)}
 ${row('--max-backends N', 'slots in the shared table (backends at once)', DEFAULTS.maxBackends)}
 
+Discovery (re-resolved at the records' TTL, clamped to 1s..60s):
+${row('--backend-dns NAME:PORT', ['every A/AAAA address of NAME is a backend', 'http://ADDRESS:PORT; ,weight=N for them all;', 'repeatable'], 'off')}
+${row('--backend-srv _S._tcp.NAME', ['SRV records: target and port, weight, priority', 'as tier (the best tier up serves); repeatable'], 'off')}
+${row('--resolver IP[:PORT]', 'DNS server to ask, repeatable', 'the system\'s')}
+${row('--dns-stale-window T', ['a failing or empty name keeps its last backends', 'this long; then an empty one drains them'], `${DEFAULTS.discovery.staleMs / 60_000}m`)}
+
 Routing:
 ${row('--algorithm NAME', [ALGORITHMS.slice(0, 3).join(', ') + ',', ALGORITHMS.slice(3).join(', ')], DEFAULTS.routing.algorithm)}
 ${row('--hash-key KEY', ['consistent-hash key: ip, path, header:NAME,', 'cookie:NAME or query:NAME'], DEFAULTS.routing.hashKey.from)}

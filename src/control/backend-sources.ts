@@ -4,7 +4,8 @@
  * the slot table in step through the BackendTable: kept backends keep their slot, health,
  * counters and latency; new ones are added (with slow start); weights change in place;
  * backends no longer wanted by any source drain and leave once their requests (and
- * tunnels) have finished, at most `removalTimeoutMs` later. Backends added through the
+ * tunnels) have finished, at most `removalTimeoutMs` later. A backend's tier (an SRV
+ * record's priority) changes in place like its weight. Backends added through the
  * admin API belong to no source and are never touched here.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,6 +24,8 @@ export interface SyncResult {
   readonly added: readonly string[];
   readonly kept: readonly string[];
   readonly reweighted: readonly string[];
+  /** Kept, but moved to another preference tier. */
+  readonly retiered: readonly string[];
   /** Draining now; they leave the table once their requests have finished. */
   readonly removing: readonly string[];
   /** Wanted but not added (the table is full), with the reason. */
@@ -52,7 +55,7 @@ export class BackendSources {
   sync(source: string, desired: readonly BackendSpec[], { initial = false } = {}): SyncResult {
     const before = new Set(this.#wanted.get(source)?.keys());
     this.#wanted.set(source, new Map(desired.map((spec) => [spec.origin, spec])));
-    const result = { added: [] as string[], kept: [] as string[], reweighted: [] as string[], removing: [] as string[], refused: [] as { origin: string; reason: string }[] };
+    const result = { added: [] as string[], kept: [] as string[], reweighted: [] as string[], retiered: [] as string[], removing: [] as string[], refused: [] as { origin: string; reason: string }[] };
     const present = new Set(this.#table.list().map((backend) => backend.origin));
 
     for (const spec of desired) {
@@ -72,6 +75,10 @@ export class BackendSources {
       if (current && current.weight !== spec.weight) {
         this.#table.setWeight(spec.origin, spec.weight);
         result.reweighted.push(spec.origin);
+      }
+      if (current && current.tier !== (spec.tier ?? 0)) {
+        this.#table.setTier(spec.origin, spec.tier ?? 0);
+        result.retiered.push(spec.origin);
       }
       result.kept.push(spec.origin);
     }

@@ -9,7 +9,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { now } from '../shared/clock.ts';
-import { EJECTION, MAX_WEIGHT, SLOT_STATE, type SlotState } from '../shared/layout.ts';
+import { EJECTION, MAX_TIER, MAX_WEIGHT, SLOT_STATE, type SlotState } from '../shared/layout.ts';
 import { roundRobinWrap, type SharedState, type SlotSnapshot } from '../shared/shared-state.ts';
 import { slowStartNote, startRamp } from '../routing/slow-start.ts';
 
@@ -17,12 +17,15 @@ export interface BackendSpec {
   /** `http://host:port`: the backend's identity. */
   readonly origin: string;
   readonly weight: number;
+  /** Preference tier (an SRV record's priority): picks use the lowest tier that has an
+   * eligible backend. 0 when not given, as for --backend and the admin API. */
+  readonly tier?: number;
 }
 
 /** A refused operation; `code` for callers (admin API) to branch on. */
 export class BackendTableError extends Error {
   override readonly name = 'BackendTableError';
-  readonly code: 'DUPLICATE' | 'FULL' | 'UNKNOWN' | 'BAD_WEIGHT';
+  readonly code: 'DUPLICATE' | 'FULL' | 'UNKNOWN' | 'BAD_WEIGHT' | 'BAD_TIER';
 
   constructor(code: BackendTableError['code'], message: string) {
     super(message);
@@ -57,9 +60,10 @@ export class BackendTable {
    * Puts a backend in a free slot, active and healthy; returns the slot. `initial`
    * backends (those given at start) skip slow start: there is nothing to ramp up from.
    */
-  addBackend({ origin, weight }: BackendSpec, { initial = false } = {}): number {
+  addBackend({ origin, weight, tier = 0 }: BackendSpec, { initial = false } = {}): number {
     const state = this.#state;
     checkWeight(origin, weight);
+    checkTier(origin, tier);
     if (state.slotOf(origin) >= 0) throw new BackendTableError('DUPLICATE', `backend ${origin} is already in the table`);
     const slot = this.#freeSlot();
     if (slot < 0) throw new BackendTableError('FULL', `no free slot for backend ${origin}: all ${state.capacity} are in use (--max-backends)`);
@@ -70,6 +74,7 @@ export class BackendTable {
     state.clearSlot(slot);
     state.writeOrigin(slot, origin);
     state.store(slot, 'weight', weight);
+    state.store(slot, 'tier', tier);
     state.store(slot, 'healthy', 1);
     state.store(slot, 'ejection', EJECTION.in);
     // Backends given at start have nothing to ramp up from.
@@ -77,7 +82,7 @@ export class BackendTable {
     state.store(slot, 'incarnation', incarnation + 2);
     state.store(slot, 'state', SLOT_STATE.active);
     this.#publishGeneration();
-    if (!initial) this.#options.log(`backend ${origin}: added with weight ${weight}${slowStartNote(this.#options.slowStartMs)}`);
+    if (!initial) this.#options.log(`backend ${origin}: added with weight ${weight}${tier === 0 ? '' : ` in tier ${tier}`}${slowStartNote(this.#options.slowStartMs)}`);
     return slot;
   }
 
@@ -137,6 +142,17 @@ export class BackendTable {
     this.#options.log(`backend ${origin}: weight ${before} -> ${weight}`);
   }
 
+  /** Moves the backend to another preference tier (its SRV record's priority changed). */
+  setTier(origin: string, tier: number): void {
+    checkTier(origin, tier);
+    const slot = this.#slot(origin);
+    const before = this.#state.load(slot, 'tier');
+    if (before === tier) return;
+    this.#state.store(slot, 'tier', tier);
+    this.#publishGeneration();
+    this.#options.log(`backend ${origin}: tier ${before} -> ${tier}`);
+  }
+
   #setState(origin: string, next: Exclude<SlotState, 'empty'>, what: string): void {
     const slot = this.#slot(origin);
     if (this.#state.load(slot, 'state') === SLOT_STATE[next]) return;
@@ -178,5 +194,11 @@ export class BackendTable {
 function checkWeight(origin: string, weight: number): void {
   if (!Number.isInteger(weight) || weight < 1 || weight > MAX_WEIGHT) {
     throw new BackendTableError('BAD_WEIGHT', `weight ${weight} for backend ${origin} is not allowed: expected a whole number from 1 to ${MAX_WEIGHT}`);
+  }
+}
+
+function checkTier(origin: string, tier: number): void {
+  if (!Number.isInteger(tier) || tier < 0 || tier > MAX_TIER) {
+    throw new BackendTableError('BAD_TIER', `tier ${tier} for backend ${origin} is not allowed: expected a whole number from 0 to ${MAX_TIER}`);
   }
 }

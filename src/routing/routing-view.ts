@@ -5,6 +5,14 @@
  * pick tells whether anything changed, and a change made by any thread is seen by every
  * other thread at its next pick. Nothing here is a private opinion about health: it is
  * a cache of shared fields, keyed by the epoch they were read at.
+ *
+ * Tiers are decided here, with the rest of eligibility, so that every algorithm, the
+ * sticky pin and retries obey them alike: of the backends that are active, healthy and
+ * not ejected, only those of the lowest tier are eligible (an SRV record's priority;
+ * --backend and admin API backends are tier 0). When every backend of that tier is
+ * down, ejected, draining or disabled, the next tier serves. An ejection that ran out
+ * is tried only in a tier as good as the one serving: a better tier's trial may bring
+ * it back, a worse tier's backend is not needed.
  */
 import { EJECTION, SLOT_STATE, SLOT_STATE_NAME } from '../shared/layout.ts';
 import type { SharedState } from '../shared/shared-state.ts';
@@ -18,8 +26,12 @@ export class RoutingView {
   #generation = Number.NaN;
   #members: Member[] = [];
   readonly #listeners: MembershipListener[] = [];
-  /** Per slot: 1 when active, healthy and not ejected. */
+  /** Per slot: 1 when active, healthy, not ejected and in the serving tier. */
   readonly eligible: Uint8Array;
+  /** Per slot: the preference tier of a member, as read with its generation. */
+  readonly #tiers: Int32Array;
+  /** The tier eligible backends come from now; -1 when none is eligible. */
+  servingTier = -1;
   /** Per slot: configured weight of a member, 0 otherwise. */
   readonly weights: Int32Array;
   /** Per slot: the stamp slow start ramps from, while `ramping[slot]` is 1. */
@@ -38,6 +50,7 @@ export class RoutingView {
     this.rampFrom = new Int32Array(state.capacity);
     this.ramping = new Uint8Array(state.capacity);
     this.#incarnations = new Int32Array(state.capacity);
+    this.#tiers = new Int32Array(state.capacity);
   }
 
   get members(): readonly Member[] {
@@ -66,7 +79,11 @@ export class RoutingView {
     if (generation !== this.#generation) {
       this.#members = readMembers(state, this.#incarnations);
       this.weights.fill(0);
-      for (const member of this.#members) this.weights[member.slot] = member.weight;
+      for (const member of this.#members) {
+        this.weights[member.slot] = member.weight;
+        // Written before the generation bump that published it, like the weight.
+        this.#tiers[member.slot] = state.load(member.slot, 'tier');
+      }
       this.#generation = generation;
       for (const listener of this.#listeners) listener(this.#members);
     }
@@ -76,10 +93,13 @@ export class RoutingView {
 
   #readEligibility(): void {
     const state = this.#state;
+    const tiers = this.#tiers;
     this.eligible.fill(0);
     this.ramping.fill(0);
-    const eligibleList: number[] = [];
-    const ejectedList: number[] = [];
+    // Those that may take a request whatever their tier, then the best tier among them.
+    const inRotation: number[] = [];
+    const ejected: number[] = [];
+    let best = Infinity;
     for (const member of this.#members) {
       const slot = member.slot;
       // Active in the generation read AND now: a change the control thread has written
@@ -90,8 +110,14 @@ export class RoutingView {
       // refill writes the incarnation before the state.
       if (state.load(slot, 'incarnation') !== this.#incarnations[slot]) continue;
       const ejection = state.load(slot, 'ejection');
-      if (ejection === EJECTION.ejected) ejectedList.push(slot);
+      if (ejection === EJECTION.ejected) ejected.push(slot);
       if (ejection !== EJECTION.in || state.load(slot, 'healthy') !== 1) continue;
+      inRotation.push(slot);
+      best = Math.min(best, tiers[slot] as number);
+    }
+    const eligibleList: number[] = [];
+    for (const slot of inRotation) {
+      if (tiers[slot] !== best) continue;
       this.eligible[slot] = 1;
       eligibleList.push(slot);
       if (state.load(slot, 'ramping') === 1) {
@@ -100,7 +126,8 @@ export class RoutingView {
       }
     }
     this.eligibleList = eligibleList;
-    this.ejectedList = ejectedList;
+    this.ejectedList = ejected.filter((slot) => (tiers[slot] as number) <= best);
+    this.servingTier = Number.isFinite(best) ? best : -1;
   }
 }
 

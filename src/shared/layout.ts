@@ -184,6 +184,10 @@ export const SLOT_STATE_NAME: readonly SlotState[] = ['empty', 'active', 'draini
 /** A backend's weight is a whole number from 1 to this. */
 export const MAX_WEIGHT = 1000;
 
+/** A backend's tier is a whole number from 0 (most preferred) to this: an SRV record's
+ * priority is 16 bits. */
+export const MAX_TIER = 65_535;
+
 /** Passive health of a slot: `in` routes; `ejected` until `ejectedUntil`; `trial`: one
  * request (or, with active checks, the probes) decides whether it rejoins. */
 export const EJECTION = { in: 0, ejected: 1, trial: 2 } as const;
@@ -217,6 +221,11 @@ export const SLOT = record(
     },
     originLength: { type: 'i32', writer: 'control', meaning: 'bytes of the origin in the origins region' },
     weight: { type: 'i32', writer: 'control', meaning: 'configured weight, 1..1000' },
+    tier: {
+      type: 'i32',
+      writer: 'control',
+      meaning: 'preference tier, 0..MAX_TIER: picks use only the lowest tier that has an eligible backend (an SRV record\'s priority; 0 for --backend and the admin API)',
+    },
     healthy: { type: 'i32', writer: 'control (active checks)', meaning: '1 up, 0 marked down by --health-fall failed probes' },
     ejection: {
       type: 'i32',

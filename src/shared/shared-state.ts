@@ -222,6 +222,7 @@ export class SharedState {
       origin: this.origin(slot),
       state: this.slotState(slot),
       weight: this.load(slot, 'weight'),
+      tier: this.load(slot, 'tier'),
       healthy: this.load(slot, 'healthy') === 1,
       ejection: this.load(slot, 'ejection'),
       started: this.count(slot, 'started'),

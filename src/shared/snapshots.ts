@@ -10,6 +10,8 @@ export interface SlotSnapshot {
   readonly origin: string;
   readonly state: SlotState;
   readonly weight: number;
+  /** Preference tier: 0 is the most preferred (layout.ts). */
+  readonly tier: number;
   readonly healthy: boolean;
   readonly ejection: number;
   readonly started: number;

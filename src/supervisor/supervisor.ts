@@ -15,6 +15,7 @@ import { EventLog } from '../control/event-log.ts';
 import { HealthChecker } from '../control/health-checker.ts';
 import { releaseListener } from '../control/listener-repair.ts';
 import { SLOT_STATE } from '../shared/layout.ts';
+import { Discovery } from '../discovery/discovery.ts';
 import { SharedState } from '../shared/shared-state.ts';
 import { CertificateReloader } from '../tls/certificate-reloader.ts';
 import { startRedirectServer, type RedirectServer } from '../tls/redirect-server.ts';
@@ -48,6 +49,8 @@ export interface Balancer {
   /** The backend set by source: `config` (flags or config file), DNS names; a sync keeps,
    * adds and drains through `table`. */
   readonly sources: BackendSources;
+  /** The DNS names followed (--backend-dns, --backend-srv); their answers go through `sources`. */
+  readonly discovery: Discovery;
   readonly listeners: readonly SupervisedThread[];
   /** The admin listener (/metrics, /status, dashboard, runtime API); null with --admin-port off. */
   readonly admin: AdminServer | null;
@@ -106,6 +109,7 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
     log: logEvent,
   });
   sources.sync(CONFIG_SOURCE, config.backends, { initial: true });
+  const discovery = new Discovery(config.discovery, { sources, log: logEvent });
 
   // An explicit choice, and one an operator must be able to see in the log.
   if (config.upstream.tls.insecure) log('--backend-insecure: the certificates of https backends are not verified');
@@ -148,6 +152,8 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
       inFlight += running;
       if (--waiting === 0) log(`stopped accepting new connections; ${inFlight} request${inFlight === 1 ? '' : 's'} in flight`);
     };
+    // No membership change from DNS while the listeners drain.
+    discovery.stop();
     const aborted = await Promise.all(listeners.map((thread) => thread.stop(timeoutMs, onStoppedAccepting)));
     watcher?.close();
     await checker?.stop();
@@ -161,6 +167,8 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
 
   try {
     if (config.port !== 0) await assertPortFree(config.host, config.port);
+    // The first answers are in the table before the first client can arrive.
+    await discovery.start();
     events.start();
     checker?.start();
     let port = config.port;
@@ -188,6 +196,7 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
       const before = current;
       current = next;
       const backends = sources.sync(CONFIG_SOURCE, next.backends);
+      await discovery.reconfigure(next.discovery);
       if (next.tls !== null) certificates?.adopt(next.tls.certificates, 'config reload');
       const message: ConfigMessage = { type: 'config', config: listenerConfig() };
       for (const thread of listeners) thread.worker?.postMessage(message);
@@ -227,6 +236,7 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
         logEvent,
         stats: () => readStats(state, { slowStartMs: current.routing.slowStartMs }),
         reload: reloadFromAdmin === null ? null : (why) => reloadFromAdmin.reload(why),
+        discovery: () => discovery.status(),
       });
     }
 
@@ -236,6 +246,7 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
       state,
       table,
       sources,
+      discovery,
       listeners,
       admin,
       redirect,

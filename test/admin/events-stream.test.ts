@@ -133,6 +133,7 @@ test('GET /events: one reading per tick for every client, the counters as they c
     listeners: [],
     startedAt: Date.now(),
     logEvent: () => {},
+    discovery: () => [],
     stats: () => {
       reads++;
       return readStats(state, { slowStartMs: 0 });

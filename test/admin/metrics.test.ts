@@ -22,6 +22,7 @@ const FAMILIES: Record<string, 'counter' | 'gauge' | 'histogram'> = {
   switchyard_backend_ejected: 'gauge',
   switchyard_backend_weight: 'gauge',
   switchyard_backend_effective_weight: 'gauge',
+  switchyard_backend_tier: 'gauge',
   switchyard_backend_ewma_seconds: 'gauge',
   switchyard_backend_response_seconds: 'histogram',
   switchyard_listener_connections_total: 'counter',
@@ -47,6 +48,10 @@ const FAMILIES: Record<string, 'counter' | 'gauge' | 'histogram'> = {
   process_resident_memory_bytes: 'gauge',
   process_start_time_seconds: 'gauge',
   switchyard_build_info: 'gauge',
+  switchyard_discovery_last_success_timestamp_seconds: 'gauge',
+  switchyard_discovery_answers: 'gauge',
+  switchyard_discovery_failures_total: 'counter',
+  switchyard_discovery_stale: 'gauge',
 };
 
 /** The `reason` label of each failure reason, as the issue's brief lists them. */
@@ -69,7 +74,7 @@ const REASON_LABELS: Record<string, string> = {
   other: 'other',
 };
 
-const EXTRAS: MetricsExtras = { cpuSeconds: 1.25, residentBytes: 52_428_800, startTimeSeconds: 1_700_000_000.5, listenerRestarts: [0, 3], version: '0.1.0', node: 'v24.0.0' };
+const EXTRAS: MetricsExtras = { cpuSeconds: 1.25, residentBytes: 52_428_800, startTimeSeconds: 1_700_000_000.5, listenerRestarts: [0, 3], version: '0.1.0', node: 'v24.0.0', discovery: [] };
 
 /** A shared state like the balancer's, with `origins` filled (slots 0, 1, ...). */
 function tableOf(origins: readonly string[], listenerCount = 2): SharedState {
@@ -206,6 +211,26 @@ test('label values are escaped: backslash, double quote and line feed survive a 
   assert.equal(valueOf(parseExposition(text), 'switchyard_build_info', { version }), 1);
 });
 
+/** Two DNS names: one that resolves, one failing since start. */
+const DISCOVERY: MetricsExtras['discovery'] = [
+  { source: 'dns:api.internal:8080', lastSuccessAt: 1_700_000_123_456, answers: 3, failures: 2, stale: false, problem: null, nextInSeconds: 30 },
+  { source: 'srv:_http._tcp.web.internal', lastSuccessAt: null, answers: 0, failures: 5, stale: true, problem: 'resolution failed', nextInSeconds: 16 },
+];
+
+test('per DNS name: its last successful resolution, its answer count, its failures, and whether its set is stale', () => {
+  const metrics = parseExposition(metricsOf(tableOf([]), { ...EXTRAS, discovery: DISCOVERY }));
+  const api = { source: 'dns:api.internal:8080' };
+  const web = { source: 'srv:_http._tcp.web.internal' };
+  assert.equal(valueOf(metrics, 'switchyard_discovery_last_success_timestamp_seconds', api), 1_700_000_123.456);
+  assert.equal(valueOf(metrics, 'switchyard_discovery_answers', api), 3);
+  assert.equal(valueOf(metrics, 'switchyard_discovery_failures_total', api), 2);
+  assert.equal(valueOf(metrics, 'switchyard_discovery_stale', api), 0);
+  assert.equal(valueOf(metrics, 'switchyard_discovery_last_success_timestamp_seconds', web), 0);
+  assert.equal(valueOf(metrics, 'switchyard_discovery_answers', web), 0);
+  assert.equal(valueOf(metrics, 'switchyard_discovery_failures_total', web), 5);
+  assert.equal(valueOf(metrics, 'switchyard_discovery_stale', web), 1);
+});
+
 test('promtool check metrics accepts the exposition: 30 backends with traffic, and an empty table', (t) => {
   const missing = promtoolMissing();
   if (missing !== null) return t.skip(missing);
@@ -216,7 +241,7 @@ test('promtool check metrics accepts the exposition: 30 backends with traffic, a
     recordResponse(state, slot, 200 + slot * 10, 300 + slot * 50_000);
     state.bump(slot, 'failuresBy', 1 + (slot % (FAILURE_REASONS.length - 1)));
   });
-  for (const text of [metricsOf(state), metricsOf(tableOf([]))]) {
+  for (const text of [metricsOf(state, { ...EXTRAS, discovery: DISCOVERY }), metricsOf(tableOf([]))]) {
     const { status, output } = promtoolCheck(text);
     assert.equal(status, 0, output);
     assert.equal(output.trim(), '', 'promtool reports no lint problem');

@@ -36,6 +36,7 @@ test('no flags give the documented defaults', () => {
     host: '127.0.0.1',
     port: 8080,
     backends: [],
+    discovery: { names: [], resolvers: [], staleMs: 300_000 },
     spawnBackends: 2,
     threads: availableParallelism(),
     maxBackends: 64,
@@ -351,6 +352,9 @@ const BAD_COMMAND_LINES: ReadonlyArray<{ args: readonly string[]; names: string 
   { args: ['--bogus'], names: '--bogus' },
   { args: ['--port', '99999'], names: '--port "99999"' },
   { args: ['--threads', '0'], names: '--threads "0"' },
+  { args: ['--backend-dns', 'api.internal'], names: '--backend-dns "api.internal"' },
+  { args: ['--backend-srv', 'api.internal'], names: '--backend-srv "api.internal"' },
+  { args: ['--backend-dns', 'api.internal:80', '--resolver', 'dns.internal'], names: '--resolver "dns.internal"' },
 ];
 
 for (const { args, names } of BAD_COMMAND_LINES) {

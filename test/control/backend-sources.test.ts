@@ -79,3 +79,15 @@ test('a backend that does not fit is reported, and the others are still added', 
   assert.match(logged.at(-1) ?? '', /dns:a: backend http:\/\/127\.0\.0\.1:9002 not added: no free slot/);
   assert.deepEqual(origins(table), [`${A} active w1`]);
 });
+
+test('a sync moves a kept backend to its new tier in place, as it reweighs it', () => {
+  const { state, table, sources } = setup();
+  sources.sync('srv:_http._tcp.api', [{ origin: A, weight: 1, tier: 10 }, { origin: B, weight: 1, tier: 20 }]);
+  const slotOfB = state.slotOf(B);
+  const result = sources.sync('srv:_http._tcp.api', [{ origin: A, weight: 1, tier: 10 }, { origin: B, weight: 2, tier: 5 }]);
+  assert.deepEqual(result.retiered, [B]);
+  assert.deepEqual(result.reweighted, [B]);
+  assert.equal(state.slotOf(B), slotOfB);
+  assert.deepEqual(table.list().map((backend) => [backend.origin, backend.tier, backend.weight]), [[A, 10, 1], [B, 5, 2]]);
+  assert.throws(() => table.setTier(A, 70_000), /tier 70000 for backend http:\/\/127\.0\.0\.1:9001 is not allowed: expected a whole number from 0 to 65535/);
+});

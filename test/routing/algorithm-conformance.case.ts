@@ -180,6 +180,44 @@ export function runConformance(name: AlgorithmName, options: ConformanceOptions)
     });
   }
 
+  test(`${label}: only the lowest tier with an eligible backend is picked; when all of it is out, the next tier serves`, async () => {
+    for (const out of OUT) {
+      const f = fixture([1, 2, 1, 3, 1]);
+      const [a, b, c, d, e] = f.slots as [number, number, number, number, number];
+      // Tiers as SRV priorities: a and b at 10, c and d at 20, e at 30.
+      f.setTier(a, 10);
+      f.setTier(b, 10);
+      f.setTier(c, 20);
+      f.setTier(d, 20);
+      f.setTier(e, 30);
+      assert.deepEqual(new Set(f.picks(60, { key: freshKey })), new Set([a, b]), 'tier 10 serves');
+      for (let i = 0; i < 20; i++) assert.ok([a, b].includes(f.pick({ key: freshKey(), tried: [a] })), 'a retry stays in the serving tier');
+      await setCondition(f, f.origin(a), 'in', out);
+      assert.deepEqual(new Set(f.picks(30, { key: freshKey })), new Set([b]), `a ${out}: b alone`);
+      await setCondition(f, f.origin(b), 'in', out, 2);
+      assert.deepEqual(new Set(f.picks(60, { key: freshKey })), new Set([c, d]), `a and b ${out}: tier 20 serves`);
+      f.down(c);
+      f.down(d);
+      assert.deepEqual(new Set(f.picks(20, { key: freshKey })), new Set([e]), 'tiers 10 and 20 out: tier 30 serves');
+      f.up(c);
+      assert.deepEqual(new Set(f.picks(20, { key: freshKey })), new Set([c]), 'c back: tier 20 again');
+      const back = out === 'removed' ? f.add('http://10.8.8.8:8080', 1) : await setCondition(f, f.origin(a), out, 'in');
+      if (out === 'removed') f.setTier(back, 10);
+      assert.deepEqual(new Set(f.picks(20, { key: freshKey })), new Set([back]), `a back from ${out}: tier 10 again`);
+      assert.equal(f.view.servingTier, 10);
+    }
+  });
+
+  test(`${label}: a backend moved to a better tier takes every pick from the next one`, () => {
+    const f = fixture([1, 1, 1]);
+    const [a, b, c] = f.slots as [number, number, number];
+    f.setTier(a, 1);
+    f.setTier(b, 1);
+    assert.deepEqual(new Set(f.picks(20, { key: freshKey })), new Set([c]), 'c alone in tier 0');
+    f.setTier(c, 2);
+    assert.deepEqual(new Set(f.picks(40, { key: freshKey })), new Set([a, b]), 'c moved behind a and b');
+  });
+
   test(`${label}: an added backend takes requests from the very next pick`, () => {
     const f = fixture([1, 1, 1]);
     for (const slot of f.slots) f.down(slot);
