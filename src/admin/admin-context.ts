@@ -8,6 +8,7 @@ import type { Config } from '../config/config.ts';
 import type { BackendTable } from '../control/backend-table.ts';
 import type { SharedState } from '../shared/shared-state.ts';
 import type { Stats } from './stats.ts';
+import type { TakeoverHandler } from '../takeover/takeover-handler.ts';
 
 export interface ListenerThreadInfo {
   readonly label: string;
@@ -26,6 +27,9 @@ export interface AdminContext {
   readonly logEvent: (line: string) => void;
   /** A fresh reading of shared memory (stats.ts). */
   readonly stats: () => Stats;
+  /** POST /takeover: hands this process's sockets to a new one; null when the process was
+   * not started by src/main.ts (tests, bench), which alone can exit after it. */
+  readonly takeover: TakeoverHandler | null;
 }
 
 /**

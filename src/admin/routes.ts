@@ -5,9 +5,11 @@ import type { AdminRoute } from './admin-context.ts';
 import { statusRoutes } from './status-routes.ts';
 import { backendsApi } from './backends-api.ts';
 import { dashboardRoutes } from './dashboard-routes.ts';
+import { takeoverRoute } from './takeover-route.ts';
 
 export const ADMIN_ROUTES: readonly AdminRoute[] = [
   statusRoutes,
   backendsApi,
   dashboardRoutes,
+  takeoverRoute,
 ];

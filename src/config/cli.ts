@@ -12,6 +12,7 @@ import { backendSpec, describeParseError, duration, integer, size, UsageError } 
 import { backendTlsConfig } from './backend-tls-flags.ts';
 import { accessLogConfig, adminConfig } from './observability-flags.ts';
 import { tlsConfig } from './tls-flags.ts';
+import { checkTakeover, pidFileConfig, TAKEOVER_OPTIONS } from './takeover-flags.ts';
 import { ejectionConfig, healthConfig, routingConfig } from './routing-flags.ts';
 
 export { UsageError };
@@ -68,11 +69,15 @@ const OPTIONS = {
   'tls-cert': { type: 'string', multiple: true },
   'tls-key': { type: 'string', multiple: true },
   'redirect-http': { type: 'string' },
+  ...TAKEOVER_OPTIONS,
   help: { type: 'boolean' },
 } as const;
 
-/** `warnings`: lines to print at start (a certificate served though expired). */
-export type CliResult = { readonly kind: 'help' } | { readonly kind: 'run'; readonly config: Config; readonly warnings: readonly string[] };
+/** `warnings`: lines to print at start (a certificate served though expired). `takeover`:
+ * ask the running switchyard to hand over to a new process with this config (--takeover). */
+export type CliResult =
+  | { readonly kind: 'help' }
+  | { readonly kind: 'run'; readonly config: Config; readonly warnings: readonly string[]; readonly takeover: boolean };
 
 export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): CliResult {
   let parsed;
@@ -139,11 +144,13 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
     admin: adminConfig(values, env, port),
     accessLog: accessLogConfig(values['access-log']),
     tls: tlsConfig(values, port, (line) => warnings.push(line)),
+    pidFile: pidFileConfig(values['pid-file']),
   };
   if (config.client.maxUrlBytes >= config.client.maxHeaderBytes) {
     throw new UsageError(`--max-url-length ${config.client.maxUrlBytes} must be below --max-header-size ${config.client.maxHeaderBytes}: the request line is part of the head`);
   }
-  return { kind: 'run', config: deepFreeze(config), warnings };
+  const takeover = checkTakeover(values, config.admin, config.backends);
+  return { kind: 'run', config: deepFreeze(config), warnings, takeover };
 }
 
 function proxyVersion(value: string | undefined): 'v1' | 'v2' | null {

@@ -16,6 +16,8 @@ import { releaseListener } from '../control/listener-repair.ts';
 import { SharedState } from '../shared/shared-state.ts';
 import { CertificateReloader } from '../tls/certificate-reloader.ts';
 import { startRedirectServer, type RedirectServer } from '../tls/redirect-server.ts';
+import { socketsOfListener, type InheritedSockets } from '../takeover/inherited-sockets.ts';
+import type { TakeoverHandler } from '../takeover/takeover-handler.ts';
 import type { CertificatesMessage, ListenerThreadData } from './messages.ts';
 import { SupervisedThread } from './supervised-thread.ts';
 
@@ -44,8 +46,15 @@ export interface Balancer {
   /** Reads the --tls-cert/--tls-key files again (SIGHUP); returns the line it logged, or
    * null without TLS. */
   reloadCertificates(): string | null;
-  /** Drains and stops every thread; resolves with the number of requests aborted at the deadline. */
-  stop(timeoutMs?: number): Promise<number>;
+  /** The descriptors of every listening socket, for a takeover to hand over; null while a
+   * listener thread is not running (restarting), so that none would be missed. */
+  listeningSockets(): InheritedSockets | null;
+  /**
+   * Drains and stops every thread; resolves with the number of requests aborted at the
+   * deadline. `handover`: a takeover's drain, after the new process serves on the same
+   * sockets (the admin and redirect listeners stop accepting first; see ShutdownMessage).
+   */
+  stop(timeoutMs?: number, options?: { readonly handover?: boolean }): Promise<number>;
 }
 
 export interface StartOptions {
@@ -53,9 +62,14 @@ export interface StartOptions {
   readonly log?: (line: string) => void;
   /** Where backend state changes are reported, one line each; `log` by default. */
   readonly logEvent?: (line: string) => void;
+  /** Listening sockets inherited at a takeover (src/takeover/): adopted instead of bound,
+   * and the port is known to be taken by them. */
+  readonly inherited?: InheritedSockets | null;
+  /** What the admin listener's POST /takeover runs; without it, it answers 409. */
+  readonly takeover?: TakeoverHandler;
 }
 
-export async function startBalancer(config: Config, { log = () => {}, logEvent = log }: StartOptions = {}): Promise<Balancer> {
+export async function startBalancer(config: Config, { log = () => {}, logEvent = log, inherited = null, takeover }: StartOptions = {}): Promise<Balancer> {
   const state = SharedState.create({ capacity: config.maxBackends, listenerCount: config.threads });
   const { slowStartMs } = config.routing;
   const table = new BackendTable(state, { slowStartMs, log: logEvent });
@@ -80,14 +94,19 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
         });
   /** The config a listener thread starts with: after a reload, the certificates in use now. */
   const listenerConfig = (): Config => (config.tls === null || certificates === null ? config : { ...config, tls: { ...config.tls, certificates: certificates.current } });
-  const stopAll = async (timeoutMs: number): Promise<number> => {
+  const stopAll = async (timeoutMs: number, handover = false): Promise<number> => {
+    // The new process accepts on the same admin and redirect sockets already.
+    if (handover) {
+      admin?.stopAccepting();
+      redirect?.stopAccepting();
+    }
     let waiting = listeners.filter((thread) => thread.worker !== null).length;
     let inFlight = 0;
     const onStoppedAccepting = (running: number): void => {
       inFlight += running;
       if (--waiting === 0) log(`stopped accepting new connections; ${inFlight} request${inFlight === 1 ? '' : 's'} in flight`);
     };
-    const aborted = await Promise.all(listeners.map((thread) => thread.stop(timeoutMs, onStoppedAccepting)));
+    const aborted = await Promise.all(listeners.map((thread) => thread.stop(timeoutMs, onStoppedAccepting, handover)));
     await checker?.stop();
     await events.stop();
     certificates?.close();
@@ -98,17 +117,24 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
   };
 
   try {
-    if (config.port !== 0) await assertPortFree(config.host, config.port);
+    // Inherited sockets hold the port: this process is taking over from the one that bound it.
+    if (config.port !== 0 && inherited === null) await assertPortFree(config.host, config.port);
     events.start();
     checker?.start();
     let port = config.port;
     for (let listener = 0; listener < config.threads; listener++) {
+      let inheritedFds = socketsOfListener(inherited, listener, config.threads);
       listeners.push(
         new SupervisedThread({
           label: `listener ${listener}`,
           entry: LISTENER_ENTRY,
           resourceLimits: LISTENER_LIMITS,
-          workerData: (): ListenerThreadData => ({ config: listenerConfig(), buffer: state.buffer, listener, port }),
+          workerData: (): ListenerThreadData => {
+            const data = { config: listenerConfig(), buffer: state.buffer, listener, port, inheritedFds };
+            // Adopted once: a thread that died closed them with it.
+            inheritedFds = [];
+            return data;
+          },
           log: logEvent,
           onDeath: () => {
             const released = releaseListener(state, listener);
@@ -121,7 +147,7 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
     const [first, ...rest] = listeners;
     if (first) port = await first.start();
     await Promise.all(rest.map((thread) => thread.start()));
-    if (config.tls?.redirectHttpPort != null) redirect = await startRedirectServer(config.host, config.tls.redirectHttpPort, port);
+    if (config.tls?.redirectHttpPort != null) redirect = await startRedirectServer(config.host, config.tls.redirectHttpPort, port, inherited?.redirect ?? null);
     if (config.admin !== null) {
       const { slowStartMs } = config.routing;
       admin = await startAdminServer(config.admin, ADMIN_ROUTES, {
@@ -133,7 +159,8 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
         startedAt: performance.timeOrigin,
         logEvent,
         stats: () => readStats(state, { slowStartMs }),
-      });
+        takeover: takeover ?? null,
+      }, inherited?.admin ?? null);
     }
 
     return {
@@ -145,10 +172,16 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
       admin,
       redirect,
       reloadCertificates: () => certificates?.reload('SIGHUP') ?? null,
-      stop: (timeoutMs = config.shutdownTimeoutMs) => stopAll(timeoutMs),
+      listeningSockets: () => {
+        if (listeners.some((thread) => thread.worker === null || thread.listeningFds.length === 0)) return null;
+        return { listeners: listeners.flatMap((thread) => thread.listeningFds), admin: admin?.fd ?? null, redirect: redirect?.fd ?? null };
+      },
+      stop: (timeoutMs = config.shutdownTimeoutMs, { handover = false } = {}) => stopAll(timeoutMs, handover),
     };
   } catch (error) {
-    await stopAll(1_000);
+    // With inherited sockets the old process still serves on them: what this one accepted
+    // meanwhile is answered, not closed (a takeover's drain).
+    await stopAll(1_000, inherited !== null);
     throw error;
   }
 }
