@@ -123,3 +123,27 @@ test('inherited sockets: every one is adopted by some listener thread; a malform
   assert.equal(takeInheritedSockets({}), null);
   assert.throws(() => takeInheritedSockets({ SWITCHYARD_INHERITED_SOCKETS: '{"listeners":[1],"admin":null,"redirect":null}' }), /is malformed/);
 });
+
+test('switchyard ctl healthz answers for probes; ctl takeover hands over with the same flags', async (t) => {
+  const backend = await startBackend(t, (req, res) => (req.resume(), res.end('ok')));
+  const tree = await SwitchyardTree.start(['--threads', '1', '--backend', backend.origin]);
+  const pids = [tree.pid];
+  t.after(() => tree.stop(pids));
+  const ctl = async (command: string): Promise<{ code: number; said: string }> => {
+    const child = spawn(process.execPath, [MAIN, 'ctl', '--admin', `http://127.0.0.1:${tree.adminPort}`, command], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let said = '';
+    child.stdout.on('data', (chunk: Buffer) => (said += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (said += chunk.toString()));
+    const [code] = await once(child, 'exit');
+    return { code: code as number, said };
+  };
+  assert.deepEqual(await ctl('healthz'), { code: 0, said: 'ok: 1 of 1 listener threads accepting, 1 of 1 backends up\n' });
+  const handed = await ctl('takeover');
+  assert.equal(handed.code, 0, handed.said);
+  const successor = Number(/^pid (\d+) serves now; pid \d+ drains and exits$/m.exec(handed.said)?.[1]);
+  pids.push(successor);
+  tree.pid = successor;
+  assert.equal(await tree.firstExited, 0);
+  assert.equal((await ctl('healthz')).code, 0);
+  assert.equal(await get(tree.port), '200 ok');
+});
