@@ -55,12 +55,14 @@ async function measure(mode: 'rebind' | 'inherit'): Promise<Result> {
   const tree = await SwitchyardTree.start(base);
   const predecessors: number[] = [];
   try {
-    const wrkSeconds = Math.ceil((500 + takeovers * intervalMs + 1000) / 1000);
+    // Each takeover also waits for the new process to start (about a second here).
+    const wrkSeconds = Math.ceil((500 + takeovers * (intervalMs + 2_000) + 1000) / 1000);
     const wrk = values.wrk
-      ? spawn('wrk', ['-t', '2', '-c', String(concurrency), '-d', `${wrkSeconds}s`, '--timeout', '5s', '-H', 'Connection: close', `http://127.0.0.1:${tree.port}/`])
+      ? spawn('wrk', ['--latency', '-t', '2', '-c', String(concurrency), '-d', `${wrkSeconds}s`, '--timeout', '5s', '-H', 'Connection: close', `http://127.0.0.1:${tree.port}/`])
       : null;
     let wrkOutput = '';
     wrk?.stdout.on('data', (chunk: Buffer) => (wrkOutput += chunk.toString()));
+    const wrkExited = wrk === null ? null : new Promise((resolve) => wrk.once('exit', resolve));
     const load = wrk === null ? startNewConnectionLoad(tree.port, concurrency) : null;
     await sleep(500);
     for (let generation = 1; generation <= takeovers; generation++) {
@@ -76,7 +78,7 @@ async function measure(mode: 'rebind' | 'inherit'): Promise<Result> {
       const served = Object.entries(counts.byGeneration).map(([generation, n]) => `${generation} ${n}`).join(', ');
       result = { mode, sent: counts.sent, failed: failed(counts), detail: `failures: ${reasons}; answered by generation: ${served}` };
     } else {
-      await new Promise((resolve) => wrk?.once('exit', resolve));
+      await wrkExited;
       const figures = parseWrkOutput(wrkOutput);
       const errors = figures.socketErrors;
       const total = errors.connect + errors.read + errors.write + errors.timeout + figures.badStatus;
