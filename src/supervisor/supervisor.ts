@@ -9,6 +9,7 @@ import { startAdminServer, type AdminServer } from '../admin/admin-server.ts';
 import { ADMIN_ROUTES } from '../admin/routes.ts';
 import { readStats } from '../admin/stats.ts';
 import type { Config } from '../config/config.ts';
+import { BackendSources } from '../control/backend-sources.ts';
 import { BackendTable } from '../control/backend-table.ts';
 import { EventLog } from '../control/event-log.ts';
 import { HealthChecker } from '../control/health-checker.ts';
@@ -20,6 +21,9 @@ import { socketsOfListener, type InheritedSockets } from '../takeover/inherited-
 import type { TakeoverHandler } from '../takeover/takeover-handler.ts';
 import type { CertificatesMessage, ListenerThreadData } from './messages.ts';
 import { SupervisedThread } from './supervised-thread.ts';
+
+/** The source name of the backends given by --backend (and, later, the config file). */
+export const CONFIG_SOURCE = 'config';
 
 const LISTENER_ENTRY = new URL('../listener/listener-thread.ts', import.meta.url);
 /**
@@ -38,6 +42,9 @@ export interface Balancer {
   readonly state: SharedState;
   /** Add, drain, disable, enable, remove backends and set weights, under load. */
   readonly table: BackendTable;
+  /** The backend set by source: `config` (flags or config file), DNS names; a sync keeps,
+   * adds and drains through `table`. */
+  readonly sources: BackendSources;
   readonly listeners: readonly SupervisedThread[];
   /** The admin listener (/metrics, /status, dashboard, runtime API); null with --admin-port off. */
   readonly admin: AdminServer | null;
@@ -73,7 +80,8 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
   const state = SharedState.create({ capacity: config.maxBackends, listenerCount: config.threads });
   const { slowStartMs } = config.routing;
   const table = new BackendTable(state, { slowStartMs, log: logEvent });
-  for (const backend of config.backends) table.addBackend(backend, { initial: true });
+  const sources = new BackendSources(table, { removalTimeoutMs: config.shutdownTimeoutMs, log: logEvent });
+  sources.sync(CONFIG_SOURCE, config.backends, { initial: true });
 
   // An explicit choice, and one an operator must be able to see in the log.
   if (config.upstream.tls.insecure) log('--backend-insecure: the certificates of https backends are not verified');
@@ -168,6 +176,7 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
       port,
       state,
       table,
+      sources,
       listeners,
       admin,
       redirect,
