@@ -10,6 +10,7 @@ import type { ReloadResult } from '../reload/config-reloader.ts';
 import type { NameStatus } from '../discovery/name-follower.ts';
 import type { SharedState } from '../shared/shared-state.ts';
 import type { Stats } from './stats.ts';
+import type { TakeoverHandler } from '../takeover/takeover-handler.ts';
 
 export interface ListenerThreadInfo {
   readonly label: string;
@@ -32,6 +33,9 @@ export interface AdminContext {
   readonly reload?: ((why: string) => Promise<ReloadResult>) | null;
   /** Each DNS name followed: its last resolution, answers and failures. */
   readonly discovery: () => readonly NameStatus[];
+  /** POST /takeover: hands this process's sockets to a new one; null when the process was
+   * not started by src/main.ts (tests, bench), which alone can exit after it. */
+  readonly takeover: TakeoverHandler | null;
 }
 
 /**

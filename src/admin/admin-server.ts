@@ -16,15 +16,22 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { AdminConfig } from '../config/config.ts';
 import type { AdminContext, AdminRoute } from './admin-context.ts';
 import { sendRefusal } from './respond.ts';
+import { listeningFd } from '../takeover/listening-fd.ts';
 
 export interface AdminServer {
   readonly host: string;
   readonly port: number;
+  /** Its listening socket's descriptor, for a takeover to hand over. */
+  readonly fd: number;
+  /** Accepts no more connections (a takeover's successor accepts them); those open are
+   * answered, so that POST /takeover gets its answer from here. */
+  stopAccepting(): void;
   /** Stops accepting and closes every admin connection (event streams included). */
   close(): Promise<void>;
 }
 
-export async function startAdminServer(config: AdminConfig, routes: readonly AdminRoute[], context: AdminContext): Promise<AdminServer> {
+/** `inheritedFd`: the listening socket handed over at a takeover, adopted instead of binding. */
+export async function startAdminServer(config: AdminConfig, routes: readonly AdminRoute[], context: AdminContext, inheritedFd: number | null = null): Promise<AdminServer> {
   const expected = config.token === null ? null : { bearer: digest(config.token), cookie: digest(encodeURIComponent(config.token)) };
   const sockets = new Set<Socket>();
   const server: Server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
@@ -64,11 +71,13 @@ export async function startAdminServer(config: AdminConfig, routes: readonly Adm
       const why = error.code === 'EADDRINUSE' ? 'the port is already in use (--admin-port; off disables it)' : error.message;
       reject(new Error(`cannot listen for admin on ${config.host}:${config.port}: ${why}`));
     });
-    server.listen({ host: config.host, port: config.port, exclusive: true }, () => resolve());
+    server.listen(inheritedFd === null ? { host: config.host, port: config.port, exclusive: true } : { fd: inheritedFd }, () => resolve());
   });
   return {
     host: config.host,
     port: (server.address() as AddressInfo).port,
+    fd: listeningFd(server),
+    stopAccepting: () => void server.close(),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

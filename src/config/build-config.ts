@@ -16,6 +16,7 @@ import { accessLogConfig, adminConfig } from './observability-flags.ts';
 import { ejectionConfig, healthConfig, routingConfig } from './routing-flags.ts';
 import type { SettingValues } from './setting-values.ts';
 import { tlsConfig } from './tls-flags.ts';
+import { pidFileConfig } from './takeover-flags.ts';
 
 /** Above this, rebuilding a weighted schedule or hash table per generation gets slow. */
 const MAX_SLOTS = 1024;
@@ -87,6 +88,7 @@ export function buildConfig(values: SettingValues, { env, previous = null }: Bui
     },
     shutdownTimeoutMs: timeout('shutdown-timeout', DEFAULTS.shutdownTimeoutMs),
     admin: values.attempt(values.has('admin-port') ? 'admin-port' : values.has('admin-host') ? 'admin-host' : 'admin-token', () => adminConfig(values, env, port), null),
+    pidFile: values.attempt('pid-file', () => pidFileConfig(values.text('pid-file')), null),
     accessLog: values.attempt('access-log', () => accessLogConfig(values.name('access-log'), values.text('access-log')), null),
     tls: values.attempt(values.list('tls-cert').length > 0 ? 'tls-cert' : 'redirect-http', () => tlsConfig(values, port, (line) => warnings.push(line)), null),
   };

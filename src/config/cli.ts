@@ -10,24 +10,31 @@ import { buildConfig } from './build-config.ts';
 import type { Config } from './config.ts';
 import { readConfigFile } from './config-file.ts';
 import { describeParseError, UsageError } from './flag-values.ts';
+import { checkTakeover } from './takeover-flags.ts';
 import { REPEATABLE, SETTINGS } from './schema.ts';
 import { SettingValues, type RawValue } from './setting-values.ts';
 
 export { UsageError };
 export { USAGE } from './usage.ts';
 
+/** Flags that say what this command does, not how the balancer runs: not settings. */
+export const COMMAND_FLAGS = ['help', 'takeover'] as const;
+
 const OPTIONS: ParseArgsOptionsConfig = {
   ...Object.fromEntries(
     SETTINGS.map(({ flag, form }) => [flag, form === 'switch' ? { type: 'boolean' } : { type: 'string', multiple: REPEATABLE.has(flag) }] as const),
   ),
+  // Not a setting: this command asks the running switchyard to hand over (src/takeover/).
+  takeover: { type: 'boolean' },
   help: { type: 'boolean' },
 };
 
-/** `warnings`: lines to print at start (a certificate served though expired). `flags`: what
- * the command line said, applied over the file again at each reload. */
+/** `warnings`: lines to print at start (a certificate served though expired). `source`: what
+ * the command line said, applied over the file again at each reload. `takeover`: ask the
+ * running switchyard to hand over to a new process with this config (--takeover). */
 export type CliResult =
   | { readonly kind: 'help' }
-  | { readonly kind: 'run'; readonly config: Config; readonly warnings: readonly string[]; readonly source: ConfigSource };
+  | { readonly kind: 'run'; readonly config: Config; readonly warnings: readonly string[]; readonly source: ConfigSource; readonly takeover: boolean };
 
 /** Where a config comes from: the file (null without --config) and the flags over it. */
 export interface ConfigSource {
@@ -48,11 +55,12 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
   if (values.help) return { kind: 'help' };
   refuseRepeatedFlags(tokens);
   const flags = new Map<string, RawValue>();
-  for (const [flag, value] of Object.entries(values)) if (value !== undefined && flag !== 'help') flags.set(flag, value as RawValue);
+  for (const [flag, value] of Object.entries(values)) if (value !== undefined && flag !== 'help' && flag !== 'takeover') flags.set(flag, value as RawValue);
   const file = typeof values.config === 'string' ? values.config : null;
   const source: ConfigSource = { file, flags, watch: false };
   const { config, warnings, watch } = loadConfig(source, env);
-  return { kind: 'run', config, warnings, source: { ...source, watch } };
+  const takeover = checkTakeover(values.takeover === true, config);
+  return { kind: 'run', config, warnings, source: { ...source, watch }, takeover };
 }
 
 /** Reads the file (when there is one), lays the flags over it and validates the whole;

@@ -188,6 +188,8 @@ export interface Config {
   readonly accessLog: AccessLogConfig | null;
   /** null: plain HTTP (no --tls-cert). */
   readonly tls: TlsConfig | null;
+  /** --pid-file: where the serving process's PID is written; null: nowhere. */
+  readonly pidFile: string | null;
 }
 
 export const DEFAULTS = {
@@ -225,4 +227,5 @@ export const DEFAULTS = {
   admin: { host: '127.0.0.1', port: 9901, token: null },
   accessLog: null,
   tls: null,
+  pidFile: null,
 } as const satisfies Omit<Config, 'threads' | 'backends' | 'health'> & { health: Omit<HealthCheckConfig, 'path'> };

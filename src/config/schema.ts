@@ -95,6 +95,7 @@ export const SETTINGS: readonly Setting[] = [
   setting('max-body', 'client.max-body', 'value', 'no limit', true, (c) => c.client.maxBodyBytes, 'request body, else 413'),
   setting('max-connections', 'client.max-connections', 'value', '10000', true, (c) => c.client.maxConnections, 'open client connections per listener thread'),
   setting('accept-proxy-protocol', 'client.accept-proxy-protocol', 'switch', 'off', true, (c) => c.client.acceptProxyProtocol, 'each connection starts with a PROXY v1/v2 header'),
+  setting('pid-file', 'pid-file', 'path', 'none', false, (c) => c.pidFile, 'the serving PID, rewritten by the process that takes over (systemd PIDFile=)'),
   setting('h2c', 'client.h2c', 'switch', 'off', false, (c) => c.client.h2c, 'also HTTP/2 over plain connections that open with its preface (prior knowledge); TLS offers h2 by ALPN'),
   setting('h2-max-streams', 'client.h2-max-streams', 'value', '100', false, (c) => c.client.h2MaxStreams, 'concurrent streams per HTTP/2 connection'),
   setting('shutdown-timeout', 'shutdown-timeout', 'value', '15s', true, (c) => c.shutdownTimeoutMs, 'SIGTERM/SIGINT (and a removed backend): time in-flight requests get'),

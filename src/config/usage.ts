@@ -94,11 +94,17 @@ ${row('--admin-host H', ['admin address; any but loopback needs a token'], DEFAU
 ${row('--admin-token T', ['admin requests need Authorization: Bearer T', '(or env SWITCHYARD_ADMIN_TOKEN); 16+ chars'], 'none')}
 ${row('--access-log TO', ['one JSON line per request: stdout, stderr,', 'a file path (appended to), or off'], 'off')}
 
+Takeover and service managers:
+${row('--takeover', ['ask the switchyard running at --admin-port to', 'start a new process with these flags on its', 'listening sockets, then drain and exit'], 'off')}
+${row('--pid-file FILE', ['the serving PID, rewritten by the process that', 'takes over (systemd PIDFile=)'], 'none')}
+
 ${row('--help', 'this text')}
 
 switchyard ctl --help: steer a running balancer (drain, weight, add, remove ...).
 
 Every flag but --backend, --tls-cert and --tls-key may be given once. Prints "listening
 on http://HOST:PORT" (https:// with --tls-cert) once every listener accepts. SIGHUP
-reloads the config file (with --config), else the certificates. Exit codes: 0 clean stop, 1 failed to start or crashed, 2 bad
-flag, 3 stopped with requests aborted at the shutdown deadline.`;
+reloads the config file (with --config), else the certificates; SIGUSR2 starts a takeover
+with the same flags. Exit codes: 0 clean stop, 1 failed to start or crashed, 2 bad flag,
+3 stopped with requests aborted at the shutdown deadline. With --takeover: 0 the new
+process serves, 1 refused or failed.`;

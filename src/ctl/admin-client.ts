@@ -24,43 +24,55 @@ export interface AdminClient {
   readonly base: string;
   /** Sends `body` (as JSON) and resolves with the answer's JSON; rejects with a CtlError. */
   request(method: string, path: string, body?: unknown): Promise<unknown>;
+  /** GET `path` and resolves with the answer's first line of text (/healthz); rejects with a CtlError. */
+  line(path: string): Promise<string>;
 }
 
 export function adminClient(base: string, token: string | null): AdminClient {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (token !== null) headers.authorization = `Bearer ${token}`;
-  return {
+  const client: AdminClient = {
     base,
+    async line(path) {
+      return (await send('GET', path, undefined)).text.split('\n', 1)[0]?.trim() ?? '';
+    },
     async request(method, path, body) {
-      let res: Response;
-      try {
-        res = await fetch(`${base}${path}`, {
-          method,
-          headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
-          body: body === undefined ? null : JSON.stringify(body),
-        });
-      } catch (error) {
-        throw new CtlError(
-          CTL_EXIT.FAILED,
-          `cannot reach the admin listener at ${base} (${causeOf(error)}): is the balancer running, with its admin listener there? ` +
-            'It may be off (--admin-port off) or on another port: pass --admin URL or set SWITCHYARD_ADMIN',
-        );
-      }
-      const text = await res.text();
-      if (!res.ok) {
-        const line = text.split('\n', 1)[0]?.trim();
-        throw new CtlError(CTL_EXIT.FAILED, line ? line : `${res.status} ${res.statusText} from ${method} ${base}${path}`);
-      }
+      const { status, text } = await send(method, path, body);
       try {
         return JSON.parse(text) as unknown;
       } catch {
         throw new CtlError(
           CTL_EXIT.FAILED,
-          `${method} ${base}${path} answered ${res.status} but not with JSON: is ${base} the admin listener (--admin-port), not the balancer's own port?`,
+          `${method} ${base}${path} answered ${status} but not with JSON: is ${base} the admin listener (--admin-port), not the balancer's own port?`,
         );
       }
     },
   };
+  return client;
+
+  /** The answer when it is a success; a CtlError with its one line otherwise. */
+  async function send(method: string, path: string, body: unknown): Promise<{ status: number; text: string }> {
+    let res: Response;
+    try {
+      res = await fetch(`${base}${path}`, {
+        method,
+        headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
+        body: body === undefined ? null : JSON.stringify(body),
+      });
+    } catch (error) {
+      throw new CtlError(
+        CTL_EXIT.FAILED,
+        `cannot reach the admin listener at ${base} (${causeOf(error)}): is the balancer running, with its admin listener there? ` +
+          'It may be off (--admin-port off) or on another port: pass --admin URL or set SWITCHYARD_ADMIN',
+      );
+    }
+    const text = await res.text();
+    if (!res.ok) {
+      const line = text.split('\n', 1)[0]?.trim();
+      throw new CtlError(CTL_EXIT.FAILED, line ? line : `${res.status} ${res.statusText} from ${method} ${base}${path}`);
+    }
+    return { status: res.status, text };
+  }
 }
 
 /** The code of the socket error under fetch's generic "fetch failed". */

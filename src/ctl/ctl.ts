@@ -29,6 +29,10 @@ commands:
   add ORIGIN [WEIGHT]    add a backend http://host:port (weight 1 unless given)
   remove ID|ORIGIN       drain, wait for its requests in flight (up to the balancer's
                          --shutdown-timeout), then remove it
+  healthz                GET /healthz: prints its line; exit 0 when it answers 200, 1
+                         otherwise (a container HEALTHCHECK or a Kubernetes exec probe)
+  takeover               a new process with the balancer's own flags takes over its
+                         listening sockets; it drains and exits (POST /takeover)
 
 A backend is named by its id (the slot number \`status\` lists) or its origin
 (http://127.0.0.1:8081).
@@ -99,6 +103,16 @@ const COMMANDS: Readonly<Record<string, Command>> = {
       const left = typeof answer.stillRunning === 'number' ? answer.stillRunning : 0;
       const running = left > 0 ? `; ${left} request${left === 1 ? ' was' : 's were'} still running at the deadline` : '';
       return `removed backend ${String(answer.id)} (${String(answer.origin)})${running}`;
+    },
+  },
+  healthz: { args: '', min: 0, max: 0, run: (client) => client.line('/healthz') },
+  takeover: {
+    args: '',
+    min: 0,
+    max: 0,
+    run: async (client) => {
+      const answer = (await client.request('POST', '/takeover')) as { successor?: unknown; predecessor?: unknown };
+      return `pid ${String(answer.successor)} serves now; pid ${String(answer.predecessor)} drains and exits`;
     },
   },
 };

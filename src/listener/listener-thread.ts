@@ -32,7 +32,7 @@ import { readProxyHeader } from './proxy-header-reader.ts';
 import { terminateTls } from './tls-termination.ts';
 import { SniContexts } from '../tls/sni-contexts.ts';
 
-const { config, buffer, listener, port } = workerData as ListenerThreadData;
+const { config, buffer, listener, port, inheritedFds } = workerData as ListenerThreadData;
 /** The settings of new connections and requests; a config reload replaces them (reconfigure). */
 let limits = config.client;
 const state = new SharedState(buffer);
@@ -84,7 +84,7 @@ function trackConnection(socket: Socket): boolean {
     openSockets.delete(socket);
     state.listenerAdd(listener, 'connectionsOpen', -1);
     // Drained: no socket left after the listening sockets closed.
-    if (draining && openSockets.size === 0) finish(0);
+    if (draining && drained()) finish(0);
   });
   return openSockets.size <= limits.maxConnections;
 }
@@ -156,24 +156,47 @@ const serve = limits.h2c ? (socket: Socket): void => routeByPreface(socket, { ti
 // never read the client's first frames (tried: the session sat silent); through the
 // bridge it reads them like any stream.
 const serveTls = (socket: TLSSocket): void => (socket.alpnProtocol === 'h2' ? serveH2(socket, bridge(socket)) : serveH1(socket));
+/**
+ * Counts every accepted TCP connection until it closes: one may still be in its PROXY
+ * header or TLS handshake, before the front (and openSockets) knows it; a takeover's
+ * drain waits for those too.
+ */
+function counted(next: (socket: Socket) => void): (socket: Socket) => void {
+  return (socket) => {
+    acceptedOpen++;
+    socket.once('close', () => {
+      acceptedOpen--;
+      if (draining && drained()) finish(0);
+    });
+    next(socket);
+  };
+}
 const secure =
   sni === null ? serve : (socket: Socket): void => terminateTls(socket, { contexts: sni, handshakeMs: limits.headersTimeoutMs, onSecure: serveTls });
 
 /** The listening sockets, once bound; closed first on shutdown. */
 let acceptors: Acceptors | null = null;
 
-function shutdown(timeoutMs: number): void {
+/** Accepted TCP connections still open (counted()). */
+let acceptedOpen = 0;
+/** A takeover's drain: see shutdown(). */
+let handingOver = false;
+
+function shutdown(timeoutMs: number, handover: boolean): void {
   if (draining) return;
   draining = true;
+  handingOver = handover;
   state.listenerStore(listener, 'accepting', 0);
   // Stops accepting at once; the drain ends when the last connection has closed.
   acceptors?.close();
   front.closeIdleConnections();
   h2.closeIdleConnections();
   // closeIdleConnections() spares connections that have not sent a request yet; they
-  // would hold the drain until the head timeout.
-  for (const socket of openSockets) if (!served.has(socket)) socket.destroy();
-  if (openSockets.size === 0) finish(0);
+  // would hold the drain until the head timeout. At a takeover they are clients whose
+  // request may be on its way right now (each client connecting anew is one of them):
+  // they get their answer, with Connection: close.
+  if (!handover) for (const socket of openSockets) if (!served.has(socket)) socket.destroy();
+  if (drained()) finish(0);
   const stopped: StoppedAcceptingMessage = { type: 'stopped-accepting', inFlight: active };
   parentPort?.postMessage(stopped);
   const deadline = setTimeout(() => {
@@ -183,6 +206,10 @@ function shutdown(timeoutMs: number): void {
     finish(aborted);
   }, timeoutMs);
   deadline.unref();
+}
+
+function drained(): boolean {
+  return openSockets.size === 0 && (!handingOver || acceptedOpen === 0);
 }
 
 let finished = false;
@@ -201,7 +228,7 @@ function finish(aborted: number): void {
 }
 
 parentPort?.on('message', (message: SupervisorMessage) => {
-  if (message.type === 'shutdown') shutdown(message.timeoutMs);
+  if (message.type === 'shutdown') shutdown(message.timeoutMs, message.handover === true);
   else if (message.type === 'certificates') sni?.replace(message.certificates);
   else if (message.type === 'config') reconfigure(message.config);
 });
@@ -218,10 +245,11 @@ listenAcceptors({
   host: config.host,
   port,
   backlog: ACCEPT_BACKLOG,
+  inheritedFds,
   // What the acceptors accept (acceptors.ts says why there are several): its PROXY
   // protocol header read, its TLS handshake made, when configured, then served.
   // The limits in effect when the connection arrives (a reload may turn it on or off).
-  onSocket: (socket) =>
+  onSocket: counted((socket) =>
     limits.acceptProxyProtocol
       ? readProxyHeader(socket, {
           timeoutMs: limits.headersTimeoutMs,
@@ -229,12 +257,13 @@ listenAcceptors({
           onRefused: () => state.headerBump('proxyHeaderRefused'),
         })
       : secure(socket),
+  ),
 }).then(
   (bound) => {
     acceptors = bound;
     state.listenerStore(listener, 'accepting', 1);
     watchEventLoopDelay(state, listener);
-    const message: ListeningMessage = { type: 'listening', port: bound.port };
+    const message: ListeningMessage = { type: 'listening', port: bound.port, fds: bound.fds };
     parentPort?.postMessage(message);
   },
   (error: unknown) => {

@@ -9,6 +9,8 @@ import type { Config } from '../config/config.ts';
 export interface ListeningMessage {
   readonly type: 'listening';
   readonly port: number;
+  /** A listener's listening sockets (a takeover hands them over); none from a demo backend. */
+  readonly fds?: readonly number[];
 }
 
 /** Sent by a listener thread as soon as its listening socket is closed on shutdown. */
@@ -29,6 +31,10 @@ export interface DrainedMessage {
 export interface ShutdownMessage {
   readonly type: 'shutdown';
   readonly timeoutMs: number;
+  /** A takeover: the listening sockets live on in the new process, which serves the
+   * connections queued on them; connections accepted here that have not sent a request
+   * yet are served when it comes (instead of closed at once). */
+  readonly handover?: boolean;
 }
 
 /** Sent by the main thread after a reload: serve these certificates to new handshakes. */
@@ -70,4 +76,7 @@ export interface ListenerThreadData {
   readonly listener: number;
   /** The port to bind: the configured one, or the one the first listener got for port 0. */
   readonly port: number;
+  /** Listening sockets inherited from the process this one took over from, adopted by this
+   * thread at its first start (never at a restart: they closed when it died). */
+  readonly inheritedFds: readonly number[];
 }

@@ -36,6 +36,7 @@ export class SupervisedThread {
   #stopping = false;
   #backoffMs = FIRST_BACKOFF_MS;
   #restartTimer: NodeJS.Timeout | null = null;
+  #listeningFds: readonly number[] = [];
   /** How many times the thread was restarted after dying. */
   restarts = 0;
 
@@ -46,6 +47,11 @@ export class SupervisedThread {
 
   get worker(): Worker | null {
     return this.#worker;
+  }
+
+  /** The descriptors of the listening sockets it reported, while it runs; none otherwise. */
+  get listeningFds(): readonly number[] {
+    return this.#worker === null ? [] : this.#listeningFds;
   }
 
   /** Starts the thread; resolves with the port it listens on, rejects if it dies first. */
@@ -59,6 +65,7 @@ export class SupervisedThread {
       worker.on('message', (message: ThreadMessage) => {
         if (message.type === 'listening' && !listening) {
           listening = true;
+          this.#listeningFds = message.fds ?? [];
           resolve(message.port);
         }
       });
@@ -67,7 +74,10 @@ export class SupervisedThread {
         if (listening) this.#options.log(`${this.label} failed: ${oneLine(error)}`);
       });
       worker.on('exit', (code) => {
-        if (this.#worker === worker) this.#worker = null;
+        if (this.#worker === worker) {
+          this.#worker = null;
+          this.#listeningFds = [];
+        }
         if (!listening) {
           reject(new Error(`${this.label} could not start: ${lastError ? oneLine(lastError) : `exited with code ${code}`}`));
           return;
@@ -127,9 +137,9 @@ export class SupervisedThread {
   /**
    * Asks the thread to drain and exit; resolves with how many requests it had to abort
    * at the deadline. A thread that does not exit within `timeoutMs` plus a grace period
-   * is terminated.
+   * is terminated. `handover`: a takeover's drain (ShutdownMessage says what changes).
    */
-  stop(timeoutMs: number, onStoppedAccepting?: (inFlight: number) => void): Promise<number> {
+  stop(timeoutMs: number, onStoppedAccepting?: (inFlight: number) => void, handover = false): Promise<number> {
     this.#stopping = true;
     if (this.#restartTimer) clearTimeout(this.#restartTimer);
     const worker = this.#worker;
@@ -145,7 +155,7 @@ export class SupervisedThread {
         clearTimeout(kill);
         resolve(aborted);
       });
-      const shutdown: ShutdownMessage = { type: 'shutdown', timeoutMs };
+      const shutdown: ShutdownMessage = { type: 'shutdown', timeoutMs, handover };
       worker.postMessage(shutdown);
     });
   }

@@ -23,6 +23,8 @@ import type { ConfigSource } from '../config/cli.ts';
 import type { SyncResult } from '../control/backend-sources.ts';
 import { ConfigReloader } from '../reload/config-reloader.ts';
 import { watchConfigFile, type ConfigWatcher } from '../reload/config-watcher.ts';
+import { socketsOfListener, type InheritedSockets } from '../takeover/inherited-sockets.ts';
+import type { TakeoverHandler } from '../takeover/takeover-handler.ts';
 import type { CertificatesMessage, ConfigMessage, ListenerThreadData } from './messages.ts';
 import { SupervisedThread } from './supervised-thread.ts';
 
@@ -70,8 +72,15 @@ export interface Balancer {
    * rest for their new requests and connections, and threads restarted later start with it.
    */
   applyConfig(next: Config): Promise<SyncResult>;
-  /** Drains and stops every thread; resolves with the number of requests aborted at the deadline. */
-  stop(timeoutMs?: number): Promise<number>;
+  /** The descriptors of every listening socket, for a takeover to hand over; null while a
+   * listener thread is not running (restarting), so that none would be missed. */
+  listeningSockets(): InheritedSockets | null;
+  /**
+   * Drains and stops every thread; resolves with the number of requests aborted at the
+   * deadline. `handover`: a takeover's drain, after the new process serves on the same
+   * sockets (the admin and redirect listeners stop accepting first; see ShutdownMessage).
+   */
+  stop(timeoutMs?: number, options?: { readonly handover?: boolean }): Promise<number>;
 }
 
 export interface StartOptions {
@@ -82,6 +91,11 @@ export interface StartOptions {
   /** With --config: where the config came from, so that it can be reloaded (POST /reload,
    * `reloader`, --watch-config). */
   readonly reload?: ReloadSetup;
+  /** Listening sockets inherited at a takeover (src/takeover/): adopted instead of bound,
+   * and the port is known to be taken by them. */
+  readonly inherited?: InheritedSockets | null;
+  /** What the admin listener's POST /takeover runs; without it, it answers 409. */
+  readonly takeover?: TakeoverHandler;
 }
 
 export interface ReloadSetup {
@@ -92,7 +106,7 @@ export interface ReloadSetup {
   readonly demoOrigins?: readonly string[];
 }
 
-export async function startBalancer(config: Config, { log = () => {}, logEvent = log, reload }: StartOptions = {}): Promise<Balancer> {
+export async function startBalancer(config: Config, { log = () => {}, logEvent = log, reload, inherited = null, takeover }: StartOptions = {}): Promise<Balancer> {
   const state = SharedState.create({ capacity: config.maxBackends, listenerCount: config.threads });
   /** The config in effect; a reload replaces it, and the control plane's options read it. */
   let current = config;
@@ -145,7 +159,12 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
         });
   /** The config a listener thread starts with: after a reload, the certificates in use now. */
   const listenerConfig = (): Config => (current.tls === null || certificates === null ? current : { ...current, tls: { ...current.tls, certificates: certificates.current } });
-  const stopAll = async (timeoutMs: number): Promise<number> => {
+  const stopAll = async (timeoutMs: number, handover = false): Promise<number> => {
+    // The new process accepts on the same admin and redirect sockets already.
+    if (handover) {
+      admin?.stopAccepting();
+      redirect?.stopAccepting();
+    }
     let waiting = listeners.filter((thread) => thread.worker !== null).length;
     let inFlight = 0;
     const onStoppedAccepting = (running: number): void => {
@@ -154,7 +173,7 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
     };
     // No membership change from DNS while the listeners drain.
     discovery.stop();
-    const aborted = await Promise.all(listeners.map((thread) => thread.stop(timeoutMs, onStoppedAccepting)));
+    const aborted = await Promise.all(listeners.map((thread) => thread.stop(timeoutMs, onStoppedAccepting, handover)));
     watcher?.close();
     await checker?.stop();
     await events.stop();
@@ -166,19 +185,26 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
   };
 
   try {
-    if (config.port !== 0) await assertPortFree(config.host, config.port);
+    // Inherited sockets hold the port: this process is taking over from the one that bound it.
+    if (config.port !== 0 && inherited === null) await assertPortFree(config.host, config.port);
     // The first answers are in the table before the first client can arrive.
     await discovery.start();
     events.start();
     checker?.start();
     let port = config.port;
     for (let listener = 0; listener < config.threads; listener++) {
+      let inheritedFds = socketsOfListener(inherited, listener, config.threads);
       listeners.push(
         new SupervisedThread({
           label: `listener ${listener}`,
           entry: LISTENER_ENTRY,
           resourceLimits: LISTENER_LIMITS,
-          workerData: (): ListenerThreadData => ({ config: listenerConfig(), buffer: state.buffer, listener, port }),
+          workerData: (): ListenerThreadData => {
+            const data = { config: listenerConfig(), buffer: state.buffer, listener, port, inheritedFds };
+            // Adopted once: a thread that died closed them with it.
+            inheritedFds = [];
+            return data;
+          },
           log: logEvent,
           onDeath: () => {
             const released = releaseListener(state, listener);
@@ -191,7 +217,7 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
     const [first, ...rest] = listeners;
     if (first) port = await first.start();
     await Promise.all(rest.map((thread) => thread.start()));
-    if (config.tls?.redirectHttpPort != null) redirect = await startRedirectServer(config.host, config.tls.redirectHttpPort, port);
+    if (config.tls?.redirectHttpPort != null) redirect = await startRedirectServer(config.host, config.tls.redirectHttpPort, port, inherited?.redirect ?? null);
     const applyConfig = async (next: Config): Promise<SyncResult> => {
       const before = current;
       current = next;
@@ -237,7 +263,8 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
         stats: () => readStats(state, { slowStartMs: current.routing.slowStartMs }),
         reload: reloadFromAdmin === null ? null : (why) => reloadFromAdmin.reload(why),
         discovery: () => discovery.status(),
-      });
+        takeover: takeover ?? null,
+      }, inherited?.admin ?? null);
     }
 
     return {
@@ -256,10 +283,16 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
       },
       applyConfig,
       reloadCertificates: () => certificates?.reload('SIGHUP') ?? null,
-      stop: (timeoutMs = current.shutdownTimeoutMs) => stopAll(timeoutMs),
+      listeningSockets: () => {
+        if (listeners.some((thread) => thread.worker === null || thread.listeningFds.length === 0)) return null;
+        return { listeners: listeners.flatMap((thread) => thread.listeningFds), admin: admin?.fd ?? null, redirect: redirect?.fd ?? null };
+      },
+      stop: (timeoutMs = current.shutdownTimeoutMs, { handover = false } = {}) => stopAll(timeoutMs, handover),
     };
   } catch (error) {
-    await stopAll(1_000);
+    // With inherited sockets the old process still serves on them: what this one accepted
+    // meanwhile is answered, not closed (a takeover's drain).
+    await stopAll(1_000, inherited !== null);
     throw error;
   }
 }

@@ -6,13 +6,19 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { listeningFd } from '../takeover/listening-fd.ts';
 
 export interface RedirectServer {
   readonly port: number;
+  /** Its listening socket's descriptor, for a takeover to hand over. */
+  readonly fd: number;
+  /** Accepts no more connections (a takeover's successor accepts them); those open stay. */
+  stopAccepting(): void;
   close(): Promise<void>;
 }
 
-export async function startRedirectServer(host: string, port: number, httpsPort: number): Promise<RedirectServer> {
+/** `inheritedFd`: a listening socket handed over at a takeover, adopted instead of binding. */
+export async function startRedirectServer(host: string, port: number, httpsPort: number, inheritedFd: number | null = null): Promise<RedirectServer> {
   const server: Server = createServer((req, res) => {
     // The name the client used, without its port; the address we listen on otherwise.
     const name = (req.headers.host ?? host).replace(/:\d+$/, '');
@@ -23,13 +29,15 @@ export async function startRedirectServer(host: string, port: number, httpsPort:
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host, port }, () => {
+    server.listen(inheritedFd === null ? { host, port } : { fd: inheritedFd }, () => {
       server.off('error', reject);
       resolve();
     });
   });
   return {
     port: (server.address() as AddressInfo).port,
+    fd: listeningFd(server),
+    stopAccepting: () => void server.close(),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

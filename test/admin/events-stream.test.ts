@@ -138,6 +138,7 @@ test('GET /events: one reading per tick for every client, the counters as they c
       reads++;
       return readStats(state, { slowStartMs: 0 });
     },
+    takeover: null,
   };
   const admin = await startAdminServer({ host: '127.0.0.1', port: 0, token: null }, [eventsRoute], context);
   t.after(() => admin.close());

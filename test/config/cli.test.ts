@@ -62,6 +62,7 @@ test('no flags give the documented defaults', () => {
     admin: { host: '127.0.0.1', port: 9901, token: null },
     accessLog: null,
     tls: null,
+    pidFile: null,
   });
 });
 

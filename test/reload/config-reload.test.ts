@@ -104,7 +104,7 @@ test('backends by identity: a kept one keeps its slot and counters, a new one en
   assert.equal(answer.status, 200, answer.text);
   const summary = JSON.parse(answer.text) as { changed: string[]; backends: Record<string, unknown> };
   assert.deepEqual(summary.changed, ['backends']);
-  assert.deepEqual(summary.backends, { added: [c.origin], kept: [b.origin], reweighted: [], removing: [a.origin], refused: [] });
+  assert.deepEqual(summary.backends, { added: [c.origin], kept: [b.origin], reweighted: [], retiered: [], removing: [a.origin], refused: [] });
 
   const now = new Map(lb.balancer.table.list().map((slot) => [slot.origin, slot]));
   assert.equal(now.get(a.origin)?.state, 'draining');
