@@ -38,7 +38,7 @@ test('Dockerfile: multi-stage on the pinned Node, production dependencies only, 
   const entrypoint = execForm(final.find((instruction) => instruction.keyword === 'ENTRYPOINT'), 'an ENTRYPOINT');
   assert.deepEqual(entrypoint.slice(0, 2), ['node', 'src/main.ts'], 'node itself is PID 1 (no npm, no shell), so SIGTERM reaches switchyard');
   const cmd = execForm(final.find((instruction) => instruction.keyword === 'CMD'), 'a CMD');
-  const { config } = configOf([...entrypoint.slice(2), ...cmd]);
+  const config = configOf([...entrypoint.slice(2), ...cmd]);
   assert.equal(config.host, '0.0.0.0', 'a container listens on all its addresses');
   assert.ok(config.admin !== null);
 
@@ -59,7 +59,7 @@ test('Kubernetes: readiness and liveness on /healthz, a headless Service for --b
   const secret = documents.find((document) => document.kind === 'Secret' && document.metadata.name === env.SWITCHYARD_ADMIN_TOKEN?.name);
   assert.ok(secret, 'the admin token comes from a Secret in the manifests');
   const secretEnv = Object.fromEntries(Object.entries(env).map(([name, ref]) => [name, secret.stringData[ref.key] as string]));
-  const { config, setAside } = configOf(container.args, secretEnv);
+  const config = configOf(container.args, secretEnv);
   assert.equal(config.host, '0.0.0.0');
   assert.equal(config.admin?.host, '0.0.0.0', 'the admin listener is reachable for scrapes, hence the token');
   assert.notEqual(config.admin?.token, null);
@@ -82,10 +82,12 @@ test('Kubernetes: readiness and liveness on /healthz, a headless Service for --b
   for (const value of Object.values(secret.stringData) as string[]) assert.ok(value.length >= 16, 'placeholders long enough to be accepted');
 
   // --backend-dns NAME:PORT names the headless Service.
-  const dns = setAside.length > 0 ? setAside : (container.args as string[]).slice((container.args as string[]).indexOf('--backend-dns'), (container.args as string[]).indexOf('--backend-dns') + 2);
-  const [, name, port] = /^([^.:]+)\.[^:]*:(\d+)$/.exec(dns[1] ?? '') ?? [];
+  const [followed] = config.discovery.names;
+  assert.equal(followed?.kind, 'dns', 'the backends are found with --backend-dns');
+  const [name] = followed.name.split('.');
+  const port = followed.port;
   const headless = documents.find((document) => document.kind === 'Service' && document.metadata.name === name);
-  assert.ok(headless, `a Service ${name} for --backend-dns ${dns[1]}`);
+  assert.ok(headless, `a Service ${name} for --backend-dns ${followed.name}:${port}`);
   assert.equal(headless.spec.clusterIP, 'None', 'headless: its name resolves to every ready pod');
   assert.ok((headless.spec.ports as Array<{ port: number }>).some((entry) => entry.port === Number(port)));
   const front = documents.find((document) => document.kind === 'Service' && document.spec.selector?.['app.kubernetes.io/name'] === 'switchyard');
@@ -105,7 +107,7 @@ test('systemd unit: hardened, SIGHUP reload, SIGTERM drain within TimeoutStopSec
   const [executable, script, ...args] = (one('ExecStart') ?? '').split(/\s+/);
   assert.match(executable ?? '', /\/node_modules\/\.bin\/node$/, 'the pinned Node.js that npm ci installs');
   assert.match(script ?? '', /\/src\/main\.ts$/);
-  const { config } = configOf(args);
+  const config = configOf(args);
   assert.equal(config.pidFile, one('PIDFile'), '--pid-file is the unit\'s PIDFile=, which a takeover rewrites');
   assert.match(config.pidFile ?? '', new RegExp(`^/run/${one('RuntimeDirectory')}/`), 'in the unit\'s RuntimeDirectory, writable by its user');
   assert.equal(one('ExecReload'), '/bin/kill -HUP $MAINPID');

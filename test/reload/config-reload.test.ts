@@ -11,6 +11,8 @@ import { parseCli } from '../../src/config/cli.ts';
 import { startBalancer, type Balancer } from '../../src/supervisor/supervisor.ts';
 import { fileURLToPath } from 'node:url';
 import { issue, makeCertificates } from '../fixtures/certificates.ts';
+import { TestDnsServer } from '../fixtures/dns-server.ts';
+import { startSamePortBackends } from '../fixtures/loopback-backends.ts';
 import { startBackend, startTestBalancer, waitFor, within, type TestBackend } from '../helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -213,4 +215,25 @@ test('a config reload reads the certificates again, from the new paths the file 
   lb.write(`threads = 1\n${backendsToml([a])}`);
   assert.deepEqual(JSON.parse((await reload(lb.admin)).text).ignored, ['tls.certificates']);
   assert.equal(await served(), 'DNS:a.test, DNS:b.test');
+});
+
+test('a reload follows the DNS names of the file: a new name is resolved and served, a name no longer listed drains and leaves', async (t) => {
+  const [b2, b3] = await startSamePortBackends(t, ['127.0.0.2', '127.0.0.3']);
+  const port = b2!.port;
+  const dns = await TestDnsServer.start(t);
+  dns.set('old.test', [{ type: 'A', data: '127.0.0.2', ttl: 1 }]);
+  dns.set('new.test', [{ type: 'A', data: '127.0.0.3', ttl: 1 }]);
+  const discovery = (name: string) => `threads = 1\n[discovery]\nbackend-dns = ["${name}:${port}"]\nresolvers = ["${dns.address}"]\n`;
+  const lb = await startFromFile(t, discovery('old.test'));
+  const listed = (): string[] => lb.balancer.table.list().map(({ origin, state }) => `${origin} ${state}`);
+  assert.deepEqual(listed(), [`http://127.0.0.2:${port} active`]);
+  lb.write(discovery('new.test'));
+  const answer = await reload(lb.admin);
+  assert.equal(answer.status, 200, answer.text);
+  assert.deepEqual(JSON.parse(answer.text).changed, ['discovery.backend-dns']);
+  await waitFor(() => listed().join() === `http://127.0.0.3:${port} active`, 'new.test served, old.test gone', { timeoutMs: 20_000, intervalMs: 20 });
+  const res = await request(`${lb.url}/after`);
+  await res.body.text();
+  assert.equal(res.statusCode, 200);
+  assert.equal(b3!.proxied.length, 1, 'the new name\'s backend answered');
 });
