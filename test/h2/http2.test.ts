@@ -215,3 +215,39 @@ test('HTTP/2 flags: --h2c is off by default, --h2-max-streams takes 1 to 10000 a
   const settings = await new Promise<{ maxConcurrentStreams?: number }>((resolve) => session.once('remoteSettings', resolve));
   assert.equal(settings.maxConcurrentStreams, 7);
 });
+
+test('limits: a client is held to --h2-max-streams; one that ignores it is sent GOAWAY; a header list over --max-header-size resets its stream (ENHANCE_YOUR_CALM)', async (t) => {
+  let running = 0;
+  let most = 0;
+  const backend = await startBackend(t, (_req, res) => {
+    most = Math.max(most, ++running);
+    setTimeout(() => {
+      running--;
+      res.end('ok');
+    }, 100);
+  });
+  const balancer = await startTestBalancer(t, ['--threads', '1', '--backend', backend.origin, '--h2c', '--h2-max-streams', '3', '--max-header-size', '2k', '--max-url-length', '1k']);
+  // A client that keeps to the limit once it knows it (node:http2 queues the rest) is
+  // served whole. (Streams sent before the SETTINGS arrive, beyond it, are refused with
+  // REFUSED_STREAM, which a client may retry: nothing of them was processed.)
+  const session = h2Session(t, balancer.url);
+  await new Promise((resolve) => session.once('remoteSettings', resolve));
+  const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => h2Request(session, { ':path': `/q/${i}` })));
+  assert.ok(answers.every((answer) => answer.status === 200));
+  assert.equal(most, 3, 'never more than 3 streams of the connection at once');
+
+  const client = await openRawH2(t, balancer.port);
+  const base: Array<[string, string]> = [[':method', 'GET'], [':scheme', 'http'], [':path', '/'], [':authority', 'x']];
+  await waitFor(() => client.frames.some((f) => f.type === FRAME.SETTINGS && (f.flags & 1) === 1), 'the settings exchanged');
+  const resetOf = (id: number) => client.frames.find((f) => f.type === FRAME.RST_STREAM && f.stream === id);
+  // 30 headers of 100 bytes: over 2 KiB.
+  client.send(headersFrame(1, [...base, ...Array.from({ length: 30 }, (_, i): [string, string] => [`x-h${i}`, 'v'.repeat(100)])]));
+  await waitFor(() => resetOf(1) !== undefined, 'the oversized stream reset');
+  assert.equal(errorCode(resetOf(1)!), constants.NGHTTP2_ENHANCE_YOUR_CALM);
+  // Five streams at once against an acknowledged limit of 3: a connection error.
+  client.send(Buffer.concat([3, 5, 7, 9, 11].map((id) => headersFrame(id, base))));
+  await within(client.closed, 'the connection closed');
+  const goaway = client.frames.find((f) => f.type === FRAME.GOAWAY);
+  assert.equal(goaway && errorCode(goaway), constants.NGHTTP2_PROTOCOL_ERROR);
+  assert.ok(!backend.received.some((request) => 'x-h0' in request.headers), 'the oversized stream reached no backend');
+});
