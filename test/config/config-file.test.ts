@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test, type TestContext } from 'node:test';
 import { COMMAND_FLAGS, parseCli, UsageError, USAGE } from '../../src/config/cli.ts';
+import { startBalancerProcess } from '../fixtures/balancer-process.ts';
 import type { Config } from '../../src/config/config.ts';
 import { runCheck } from '../../src/config/check.ts';
 import { SETTINGS } from '../../src/config/schema.ts';
@@ -252,27 +252,10 @@ test('the example file writes every key of the schema, and no other', () => {
 test('the example file passes check, and a balancer starts from it as is (ports made ephemeral)', async (t) => {
   const out: string[] = [];
   assert.equal(runCheck([EXAMPLE], (line) => out.push(line), (line) => assert.fail(line)), 0);
-  const child = spawn(process.execPath, ['src/main.ts', '--config', EXAMPLE, '--port', '0', '--admin-port', '0', '--threads', '1'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = once(child, 'exit');
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-  });
-  let stdout = '';
-  child.stdout.setEncoding('utf8');
-  await within(
-    new Promise<void>((resolve) =>
-      child.stdout.on('data', (chunk: string) => {
-        stdout += chunk;
-        if (/listening on http:\/\//.test(stdout)) resolve();
-      }),
-    ),
-    'the listening line',
-    15_000,
-  );
+  const balancer = await startBalancerProcess(t, ['--config', EXAMPLE, '--threads', '1']);
+  const exited = once(balancer.child, 'exit');
+  const stdout = balancer.stdout();
   assert.match(stdout, /round-robin over 2 backends: http:\/\/127\.0\.0\.1:9001 \(weight 1\), http:\/\/127\.0\.0\.1:9002 \(weight 2\)/);
-  child.kill('SIGTERM');
+  balancer.child.kill('SIGTERM');
   assert.deepEqual((await within(exited, 'exit', 15_000))[0], 0);
 });

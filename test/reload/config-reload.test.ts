@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,13 +8,12 @@ import { connect as tlsConnect } from 'node:tls';
 import { request } from 'undici';
 import { parseCli } from '../../src/config/cli.ts';
 import { startBalancer, type Balancer } from '../../src/supervisor/supervisor.ts';
-import { fileURLToPath } from 'node:url';
 import { issue, makeCertificates } from '../fixtures/certificates.ts';
+import { startBalancerProcess } from '../fixtures/balancer-process.ts';
 import { TestDnsServer } from '../fixtures/dns-server.ts';
 import { startSamePortBackends } from '../fixtures/loopback-backends.ts';
 import { startBackend, startTestBalancer, waitFor, within, type TestBackend } from '../helpers.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 interface FromFile {
   readonly balancer: Balancer;
@@ -165,26 +163,15 @@ test('SIGHUP reloads the config file of a running switchyard (node src/main.ts -
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'switchyard.toml');
   writeFileSync(file, `port = 0\nthreads = 1\n[admin]\nport = "off"\n${backendsToml([a])}`);
-  const child = spawn(process.execPath, ['src/main.ts', '--config', file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const balancer = await startBalancerProcess(t, ['--config', file]);
+  const { child, url } = balancer;
   const exited = once(child, 'exit');
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  await waitFor(() => /listening on http:\/\/\S+/.test(stdout), 'the listening line', { timeoutMs: 15_000 });
-  const url = /listening on (http:\/\/\S+)/.exec(stdout)?.[1] ?? assert.fail(stdout);
   writeFileSync(file, `port = 0\nthreads = 1\n[admin]\nport = "off"\n${backendsToml([b])}`);
   child.kill('SIGHUP');
-  await waitFor(() => /config reloaded \(SIGHUP\): changed backends; backends: 1 added, 0 kept, 0 reweighted, 1 removing/.test(stderr), 'the reload line', { timeoutMs: 10_000 });
+  await waitFor(() => /config reloaded \(SIGHUP\): changed backends; backends: 1 added, 0 kept, 0 reweighted, 1 removing/.test(balancer.stderr()), 'the reload line', { timeoutMs: 10_000 });
   assert.equal(await (await request(url)).body.text(), 'b');
   child.kill('SIGTERM');
-  assert.equal((await within(exited, 'exit', 15_000))[0], 0, stderr);
+  assert.equal((await within(exited, 'exit', 15_000))[0], 0, balancer.stderr());
 });
 
 test('a config reload reads the certificates again, from the new paths the file names', async (t) => {
