@@ -4,7 +4,6 @@
  * event log of passive health), keep every thread alive, and run the graceful shutdown.
  * `startBalancer` is what `src/main.ts`, the tests and the bench use.
  */
-import { createServer } from 'node:net';
 import { startAdminServer, type AdminServer } from '../admin/admin-server.ts';
 import { ADMIN_ROUTES } from '../admin/routes.ts';
 import { readStats } from '../admin/stats.ts';
@@ -12,9 +11,8 @@ import type { Config } from '../config/config.ts';
 import { BackendSources } from '../control/backend-sources.ts';
 import { BackendTable } from '../control/backend-table.ts';
 import { EventLog } from '../control/event-log.ts';
-import { HealthChecker } from '../control/health-checker.ts';
+import { ActiveHealth } from '../control/active-health.ts';
 import { releaseListener } from '../control/listener-repair.ts';
-import { SLOT_STATE } from '../shared/layout.ts';
 import { Discovery } from '../discovery/discovery.ts';
 import { SharedState } from '../shared/shared-state.ts';
 import { CertificateReloader } from '../tls/certificate-reloader.ts';
@@ -26,6 +24,7 @@ import { watchConfigFile, type ConfigWatcher } from '../reload/config-watcher.ts
 import { socketsOfListener, type InheritedSockets } from '../takeover/inherited-sockets.ts';
 import type { TakeoverHandler } from '../takeover/takeover-handler.ts';
 import type { CertificatesMessage, ConfigMessage, ListenerThreadData } from './messages.ts';
+import { assertPortFree, hostForUrl } from './listen-address.ts';
 import { SupervisedThread } from './supervised-thread.ts';
 
 /** The source name of the backends given by --backend (and, later, the config file). */
@@ -139,9 +138,7 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
       return current.routing.slowStartMs;
     },
   });
-  const newChecker = (next: Config): HealthChecker | null =>
-    next.health === null ? null : new HealthChecker(state, next.health, { log: logEvent, slowStartMs: next.routing.slowStartMs, tls: next.upstream.tls });
-  let checker = newChecker(config);
+  const health = new ActiveHealth(state, config, logEvent);
   const listeners: SupervisedThread[] = [];
   let admin: AdminServer | null = null;
   let redirect: RedirectServer | null = null;
@@ -175,7 +172,7 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
     discovery.stop();
     const aborted = await Promise.all(listeners.map((thread) => thread.stop(timeoutMs, onStoppedAccepting, handover)));
     watcher?.close();
-    await checker?.stop();
+    await health.stop();
     await events.stop();
     certificates?.close();
     await redirect?.close();
@@ -190,7 +187,7 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
     // The first answers are in the table before the first client can arrive.
     await discovery.start();
     events.start();
-    checker?.start();
+    health.start();
     let port = config.port;
     for (let listener = 0; listener < config.threads; listener++) {
       let inheritedFds = socketsOfListener(inherited, listener, config.threads);
@@ -219,19 +216,13 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
     await Promise.all(rest.map((thread) => thread.start()));
     if (config.tls?.redirectHttpPort != null) redirect = await startRedirectServer(config.host, config.tls.redirectHttpPort, port, inherited?.redirect ?? null);
     const applyConfig = async (next: Config): Promise<SyncResult> => {
-      const before = current;
       current = next;
       const backends = sources.sync(CONFIG_SOURCE, next.backends);
       await discovery.reconfigure(next.discovery);
       if (next.tls !== null) certificates?.adopt(next.tls.certificates, 'config reload');
       const message: ConfigMessage = { type: 'config', config: listenerConfig() };
       for (const thread of listeners) thread.worker?.postMessage(message);
-      if (JSON.stringify([before.health, before.upstream.tls, before.routing.slowStartMs]) !== JSON.stringify([next.health, next.upstream.tls, next.routing.slowStartMs])) {
-        await checker?.stop();
-        checker = newChecker(next);
-        checker?.start();
-        if (checker === null) markAllUp(state, logEvent);
-      }
+      await health.follow(next);
       return backends;
     };
     if (reload) {
@@ -297,33 +288,4 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
   }
 }
 
-/** Active checks turned off by a reload: nothing would ever mark a backend up again. */
-function markAllUp(state: SharedState, logEvent: (line: string) => void): void {
-  let changed = false;
-  for (let slot = 0; slot < state.capacity; slot++) {
-    if (state.load(slot, 'state') === SLOT_STATE.empty || state.load(slot, 'healthy') === 1) continue;
-    state.store(slot, 'healthy', 1);
-    changed = true;
-    logEvent(`backend ${state.origin(slot)}: marked up: active health checks are off now`);
-  }
-  if (changed) state.publish();
-}
-
-/**
- * Fails fast when another process holds the port. Without this check a second
- * switchyard (also binding with reusePort as the same user) would silently share the
- * port with the first, and the kernel would split clients between the two.
- */
-function assertPortFree(host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', (error: NodeJS.ErrnoException) => {
-      reject(new Error(`cannot listen on ${host}:${port}: ${error.code === 'EADDRINUSE' ? 'the port is already in use' : error.message}`));
-    });
-    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
-  });
-}
-
-export function hostForUrl(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
-}
+export { hostForUrl };

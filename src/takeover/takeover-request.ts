@@ -9,7 +9,7 @@
  */
 import { adminClient, CtlError } from '../ctl/admin-client.ts';
 import type { AdminConfig } from '../config/config.ts';
-import { hostForUrl } from '../supervisor/supervisor.ts';
+import { hostForUrl } from '../supervisor/listen-address.ts';
 
 export const TAKEOVER_FLAG = '--takeover';
 
