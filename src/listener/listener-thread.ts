@@ -152,10 +152,7 @@ function onResponseClosed(): void {
 const sni = config.tls === null ? null : new SniContexts(config.tls.certificates);
 const serveH1 = (socket: Socket): void => front.accept(socket);
 const serve = limits.h2c ? (socket: Socket): void => routeByPreface(socket, { timeoutMs: limits.headersTimeoutMs, onH2: (sniffed) => serveH2(sniffed, bridge(sniffed)), onH1: serveH1 }) : serveH1;
-// node:http2 handed a TLS socket after its handshake (not through its own secure server)
-// never read the client's first frames (tried: the session sat silent); through the
-// bridge it reads them like any stream.
-const serveTls = (socket: TLSSocket): void => (socket.alpnProtocol === 'h2' ? serveH2(socket, bridge(socket)) : serveH1(socket));
+const serveTls = (socket: TLSSocket): void => (socket.alpnProtocol === 'h2' ? serveH2(socket) : serveH1(socket));
 /**
  * Counts every accepted TCP connection until it closes: one may still be in its PROXY
  * header or TLS handshake, before the front (and openSockets) knows it; a takeover's

@@ -29,6 +29,10 @@ export function terminateTls(socket: Socket, { contexts, handshakeMs, onSecure }
   const timer = setTimeout(() => tls.destroy(), handshakeMs);
   tls.once('secure', () => {
     clearTimeout(timer);
+    // What tls.Server does for the sockets it makes: the handshake is over. Left true,
+    // node:http2 (which reads this) would wait for a 'secureConnect' a server socket never
+    // emits, and never read the client's first frames.
+    Object.assign(tls, { secureConnecting: false });
     onSecure(tls);
   });
   // A failed handshake (a plain-HTTP client, a bad certificate request) ends the

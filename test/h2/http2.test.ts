@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { connect, constants, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import { connect as connectTcp } from 'node:net';
 import { test, type TestContext } from 'node:test';
+import { connect as connectTls } from 'node:tls';
 import { issue, makeCertificates } from '../fixtures/certificates.ts';
 import { errorCode, FRAME, headersFrame, openRawH2, rstStreamFrame } from '../fixtures/raw-h2.ts';
 import { rawExchange, startBackend, startTestBalancer, statusOf, usageRefusal, waitFor, within, type TestBackend } from '../helpers.ts';
@@ -250,4 +252,21 @@ test('limits: a client is held to --h2-max-streams; one that ignores it is sent 
   const goaway = client.frames.find((f) => f.type === FRAME.GOAWAY);
   assert.equal(goaway && errorCode(goaway), constants.NGHTTP2_PROTOCOL_ERROR);
   assert.ok(!backend.received.some((request) => 'x-h0' in request.headers), 'the oversized stream reached no backend');
+});
+
+test('HTTP/2 over TLS behind an L4 balancer: after a PROXY header, the stream\'s client is the one the header names', async (t) => {
+  const backend = await startBackend(t, (req, res) => res.end(`xff=${req.headers['x-forwarded-for']} proto=${req.headers['x-forwarded-proto']}`));
+  const { ca, url } = await tlsSetup(t, [backend], ['--accept-proxy-protocol']);
+  const port = Number(new URL(url).port);
+  const session = connect(url, {
+    createConnection: () => {
+      const raw = connectTcp(port, '127.0.0.1');
+      raw.write('PROXY TCP4 203.0.113.7 127.0.0.1 40000 443\r\n');
+      return connectTls({ socket: raw, ca, servername: 'a.test', ALPNProtocols: ['h2'] });
+    },
+  });
+  session.on('error', () => {});
+  t.after(() => session.destroy());
+  const answer = await h2Request(session, { ':path': '/', ':authority': 'a.test' });
+  assert.equal(answer.body.toString(), 'xff=203.0.113.7 proto=https');
 });
