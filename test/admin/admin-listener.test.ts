@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { request } from 'undici';
 import { parseCli, UsageError } from '../../src/config/cli.ts';
+import { startBalancerProcess } from '../fixtures/balancer-process.ts';
 import { parseExposition, promtoolCheck, promtoolMissing, scrape, samplesOf, valueOf } from '../fixtures/prometheus-text.ts';
-import { deadPort, startBackend, startTestBalancer, within } from '../helpers.ts';
+import { deadPort, startBackend, startTestBalancer } from '../helpers.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TOKEN = 'admin-listener-test-token-42';
 const FAIL_FAST = { headersTimeout: 10_000, bodyTimeout: 10_000 } as const;
 const ONE_LINE = (status: number) => new RegExp(`^${status} [A-Za-z ]+: [\\x20-\\x7e]+\\n$`);
@@ -153,30 +150,9 @@ test('CLI: a non-loopback --admin-host needs a token; --admin-port off disables 
 });
 
 test('node src/main.ts --port 0 --admin-port 0 prints the admin line, and /metrics answers there', async (t) => {
-  const child = spawn(process.execPath, ['src/main.ts', '--port', '0', '--admin-port', '0', '--threads', '1'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = once(child, 'exit');
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-  });
-  const admin = await within(
-    new Promise<string>((resolve, reject) => {
-      const check = (): void => {
-        const match = /^switchyard: admin on (http:\/\/127\.0\.0\.1:\d+) \(dashboard \/, metrics \/metrics\)$/m.exec(stdout);
-        if (match?.[1]) resolve(match[1]);
-      };
-      child.stdout.on('data', check);
-      child.once('exit', (code) => reject(new Error(`exited with ${code} before the admin line: ${stderr}`)));
-    }),
-    'the "switchyard: admin on http://..." line',
-    15_000,
-  );
+  const balancer = await startBalancerProcess(t, ['--threads', '1']);
+  const admin = /^switchyard: admin on (http:\/\/127\.0\.0\.1:\d+) \(dashboard \/, metrics \/metrics\)$/m.exec(balancer.stdout())?.[1];
+  assert.ok(admin, `the "switchyard: admin on http://..." line: ${balancer.stdout()}`);
   const res = await get(`${admin}/metrics`);
   assert.equal(res.status, 200, res.body);
   assert.equal(res.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
