@@ -16,7 +16,6 @@ import { SwitchyardError } from '../errors.ts';
 import type { FrontRequest } from '../front/front-request.ts';
 import type { ClientResponse } from '../front/client-response.ts';
 import type { RequestRecord } from '../listener/access-log.ts';
-import { clientAddress, clientPort } from '../shared/client-address.ts';
 import { recordLatency } from '../routing/latency.ts';
 import { now } from '../shared/clock.ts';
 import { failureCode, upstreamError } from '../upstream/upstream-errors.ts';
@@ -24,7 +23,8 @@ import type { RouteRequest } from '../routing/selector.ts';
 import { sendError } from './error-response.ts';
 import { recordOwnResponse, recordResponse } from './outcome-counters.ts';
 import { mayResend, retryElsewhere } from './retry-policy.ts';
-import { clientResponseHeaders, responseTrailers, upstreamRequestHeaders } from './proxy-headers.ts';
+import { clientResponseHeaders, responseTrailers } from './proxy-headers.ts';
+import { outgoingRequest } from './outgoing-request.ts';
 import type { Deadlines, Timed } from '../shared/deadlines.ts';
 import type { UpstreamPool } from '../upstream/upstream-pool.ts';
 import type { UpstreamController, UpstreamHandler, UpstreamRequest } from '../upstream/upstream-request.ts';
@@ -73,28 +73,7 @@ export class Exchange implements UpstreamHandler, Timed {
     this.#context = context;
     this.#route = route;
     this.#record = record;
-    this.#request = {
-      method: req.method,
-      // Byte for byte as the client sent it: the listener has already turned an
-      // absolute-form target into its path, and nothing here normalises it.
-      path: req.url,
-      headers: upstreamRequestHeaders(req.rawHeaders, {
-        clientAddress: clientAddress(req.socket) ?? '',
-        proto: 'encrypted' in req.socket ? 'https' : 'http',
-        httpVersion: req.httpVersion,
-        stickyCookie: context.sticky?.cookie ?? null,
-      }),
-      body,
-      upgrade: req.upgrade,
-      proxy:
-        context.upstream.sendProxyProtocol === null
-          ? null
-          : {
-              client: { address: clientAddress(req.socket) ?? '', port: clientPort(req.socket) },
-              local: { address: req.socket.localAddress ?? '', port: req.socket.localPort ?? 0 },
-              connection: req.socket,
-            },
-    };
+    this.#request = outgoingRequest(req, body, context);
   }
 
   start(): void {
