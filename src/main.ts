@@ -12,7 +12,7 @@ import { startDemoBackends, type DemoBackends } from '../demo/demo-backends.ts';
 import { parseCli, USAGE, UsageError } from './config/cli.ts';
 import { runCheck } from './config/check.ts';
 import { runCtl } from './ctl/ctl.ts';
-import type { Config } from './config/config.ts';
+import { runsDemoBackends, type Config } from './config/config.ts';
 import { serverName } from './discovery/dns-client.ts';
 import { removePidFile, writePidFile } from './supervisor/pid-file.ts';
 import { hostForUrl, startBalancer, type Balancer } from './supervisor/supervisor.ts';
@@ -74,7 +74,7 @@ async function main(argv: readonly string[]): Promise<void> {
   try {
     inherited = takeInheritedSockets();
     if (inherited !== null) log(`taking over from pid ${process.ppid}: adopting ${inherited.listeners.length} listening sockets`);
-    if (config.backends.length === 0 && config.discovery.names.length === 0) {
+    if (runsDemoBackends(config)) {
       if (inherited !== null) throw new Error('a takeover needs --backend: demo backends cannot start beside the running ones');
       demo = await startDemoBackends({ host: config.host, port: config.port, count: config.spawnBackends, log });
       config = { ...config, backends: demo.origins.map((origin) => ({ origin, weight: 1 })) };

@@ -8,7 +8,7 @@
 import { availableParallelism } from 'node:os';
 import { isIP } from 'node:net';
 import { MAX_WEIGHT } from '../shared/layout.ts';
-import { DEFAULTS, type BackendConfig, type Config } from './config.ts';
+import { DEFAULTS, runsDemoBackends, type BackendConfig, type Config } from './config.ts';
 import { backendSpec, duration, integer, size, UsageError } from './flag-values.ts';
 import { backendTlsConfig } from './backend-tls-flags.ts';
 import { DISCOVERY_FLAGS, discoveryConfig, discoveryValues } from './discovery-flags.ts';
@@ -33,7 +33,7 @@ export function buildConfig(values: SettingValues, { env, previous = null }: Bui
   const port = values.attempt('port', () => integer(values.name('port'), values.text('port'), DEFAULTS.port, 0, 65535), DEFAULTS.port);
   const backends = backendList(values);
   const discovery = values.attempt(DISCOVERY_FLAGS.find((flag) => values.has(flag)) ?? 'backend-dns', () => discoveryConfig(discoveryValues(values)), DEFAULTS.discovery);
-  const external = backends.length > 0 || discovery.names.length > 0;
+  const external = !runsDemoBackends({ backends, discovery });
   if (external && values.has('spawn-backends')) {
     const named = backends.length > 0 ? values.name('backend') : values.name(`backend-${discovery.names[0]?.kind ?? 'dns'}`);
     values.problem('spawn-backends', `${values.name('spawn-backends')} ${values.text('spawn-backends')} cannot be combined with ${named}: external backends replace the demo ones`);

@@ -4,7 +4,8 @@
  * would run, or 2 with one line per problem.
  */
 import { parseCli, UsageError } from './cli.ts';
-import type { Config } from './config.ts';
+import { runsDemoBackends, type Config } from './config.ts';
+import { hostForUrl } from '../supervisor/listen-address.ts';
 
 export const CHECK_USAGE = 'Usage: switchyard check FILE [flags]: validates the config file (and flags) without starting; exit 0 if good, 2 with its problems';
 
@@ -36,8 +37,14 @@ export function runCheck(argv: readonly string[], out: (line: string) => void = 
 }
 
 function summary(config: Config): string {
-  const backends = config.backends.length === 0 ? `${config.spawnBackends} demo backends` : `${config.backends.length} backend${config.backends.length === 1 ? '' : 's'}`;
-  const listen = `${config.tls === null ? 'http' : 'https'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+  const backends = runsDemoBackends(config) ? `${config.spawnBackends} demo backends` : backendsAndNames(config);
+  const listen = `${config.tls === null ? 'http' : 'https'}://${hostForUrl(config.host)}:${config.port}`;
   const admin = config.admin === null ? 'admin off' : `admin on ${config.admin.host}:${config.admin.port}`;
   return `${listen}, ${config.threads} listener thread${config.threads === 1 ? '' : 's'}, ${config.routing.algorithm} over ${backends}, ${admin}`;
+}
+
+function backendsAndNames({ backends, discovery }: Config): string {
+  const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
+  const parts = [backends.length > 0 ? plural(backends.length, 'backend') : null, discovery.names.length > 0 ? plural(discovery.names.length, 'DNS name') : null];
+  return parts.filter((part) => part !== null).join(' and ');
 }

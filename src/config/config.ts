@@ -229,3 +229,9 @@ export const DEFAULTS = {
   tls: null,
   pidFile: null,
 } as const satisfies Omit<Config, 'threads' | 'backends' | 'health'> & { health: Omit<HealthCheckConfig, 'path'> };
+
+/** No backend is listed and no DNS name followed: the embedded demo backends serve
+ * (src/main.ts starts them). The one test of it, wherever a config is judged. */
+export function runsDemoBackends(config: Pick<Config, 'backends' | 'discovery'>): boolean {
+  return config.backends.length === 0 && config.discovery.names.length === 0;
+}

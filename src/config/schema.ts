@@ -5,7 +5,7 @@
  * (config-file.ts), `--help` (checked against it by a test), the example file (the same)
  * and reload (what changed, what is ignored) all read it.
  */
-import type { Config } from './config.ts';
+import { runsDemoBackends, type Config } from './config.ts';
 
 /**
  * How a setting is written in the file:
@@ -54,7 +54,7 @@ export const SETTINGS: readonly Setting[] = [
   setting('backend-srv', 'discovery.backend-srv', 'list', 'none', true, (c) => c.discovery.names.filter((n) => n.kind === 'srv'), 'SRV records _service._tcp.NAME: target and port, weight, priority as tier'),
   setting('resolver', 'discovery.resolvers', 'list', "the system's", true, (c) => c.discovery.resolvers, 'DNS servers to ask: IP[:PORT]'),
   setting('dns-stale-window', 'discovery.stale-window', 'value', '5m', true, (c) => c.discovery.staleMs, 'a failing or empty name keeps its last backends this long; then an empty one drains them'),
-  setting('spawn-backends', 'spawn-backends', 'value', '2', false, (c) => (c.backends.length === 0 ? c.spawnBackends : null), 'demo backends (worker threads) on port+1..port+N when no backend is given'),
+  setting('spawn-backends', 'spawn-backends', 'value', '2', false, (c) => (runsDemoBackends(c) ? c.spawnBackends : null), 'demo backends (worker threads) on port+1..port+N when no backend is given'),
   setting('threads', 'threads', 'value', 'the number of CPUs', false, (c) => c.threads, 'listener threads sharing the port (reusePort)'),
   setting('max-backends', 'max-backends', 'value', '64', false, (c) => c.maxBackends, 'slots in the shared table (backends at once), 1..1024'),
 

@@ -6,7 +6,7 @@
  * it). Each bad combination is refused with one line.
  */
 import { isAbsolute, resolve } from 'node:path';
-import type { Config } from './config.ts';
+import { runsDemoBackends, type Config } from './config.ts';
 import { UsageError } from './flag-values.ts';
 
 /** null without --pid-file. */
@@ -25,7 +25,7 @@ export function checkTakeover(takeover: boolean, { admin, backends, discovery }:
   if (admin === null || admin.port === 0) {
     throw new UsageError(`--takeover reaches the running switchyard through its admin listener: give its --admin-port (not ${admin === null ? 'off' : '0'}), and --admin-host and --admin-token if it has them`);
   }
-  if (backends.length === 0 && discovery.names.length === 0) {
+  if (runsDemoBackends({ backends, discovery })) {
     throw new UsageError('--takeover needs --backend (or --backend-dns, --backend-srv): demo backends (--spawn-backends) belong to the running switchyard and stop with it');
   }
   return true;

@@ -9,7 +9,7 @@
  */
 import { closeSync, openSync } from 'node:fs';
 import { loadConfig, UsageError, type ConfigSource } from '../config/cli.ts';
-import type { Config } from '../config/config.ts';
+import { runsDemoBackends, type Config } from '../config/config.ts';
 import { SETTINGS } from '../config/schema.ts';
 import type { SyncResult } from '../control/backend-sources.ts';
 
@@ -100,7 +100,7 @@ export class ConfigReloader {
     const running = this.#balancer.config;
     const demo = this.#options.demoOrigins ?? [];
     // Still no backends listed: the demo backends started with the balancer stay.
-    const backends = fresh.backends.length === 0 && demo.length > 0 ? demo.map((origin) => ({ origin, weight: 1 })) : fresh.backends;
+    const backends = runsDemoBackends(fresh) && demo.length > 0 ? demo.map((origin) => ({ origin, weight: 1 })) : fresh.backends;
     const tls = running.tls === null || fresh.tls === null ? running.tls : { ...fresh.tls, redirectHttpPort: running.tls.redirectHttpPort };
     return {
       ...fresh,

@@ -6,7 +6,7 @@
  * changed: a failed start leaves this process serving, and the answer says why.
  */
 import { parseCli, UsageError } from '../config/cli.ts';
-import type { Config } from '../config/config.ts';
+import { runsDemoBackends, type Config } from '../config/config.ts';
 import type { Balancer } from '../supervisor/supervisor.ts';
 import type { InheritedSockets } from './inherited-sockets.ts';
 import { startSuccessor } from './successor.ts';
@@ -61,7 +61,7 @@ async function handOver(options: HandOverOptions, request: TakeoverRequest): Pro
   }
   const sameListener = checkSameListener(running, balancer, next);
   if (sameListener !== null) return refuse(400, sameListener);
-  if (next.backends.length === 0) return refuse(400, 'the new flags name no --backend: demo backends (--spawn-backends) cannot run beside this process\'s');
+  if (runsDemoBackends(next)) return refuse(400, 'the new flags name no --backend (nor --backend-dns, --backend-srv): demo backends (--spawn-backends) cannot run beside this process\'s');
   const sockets = balancer.listeningSockets();
   if (sockets === null) return refuse(409, 'a listener thread is restarting; try again in a moment');
   const passed: InheritedSockets = {

@@ -206,6 +206,10 @@ test('switchyard check FILE: 0 and a summary for a good file, 2 and every proble
   const good = configFile(t, '[[backends]]\nurl = "http://127.0.0.1:9001"\n');
   assert.equal(runCheck([good], (line) => out.push(line), (line) => err.push(line)), 0);
   assert.match(out[0] ?? '', /: ok: http:\/\/127\.0\.0\.1:8080, \d+ listener threads?, round-robin over 1 backend, admin on 127\.0\.0\.1:9901$/);
+  // Backends found in DNS are not demo backends.
+  const dns = configFile(t, '[discovery]\nbackend-dns = ["api.internal:8080"]\n', 'dns.toml');
+  assert.equal(runCheck([dns], (line) => out.push(line), (line) => err.push(line)), 0);
+  assert.match(out[1] ?? '', /round-robin over 1 DNS name, admin on/);
   const bad = configFile(t, 'port = -1\nthreads = 0\n', 'bad.toml');
   assert.equal(runCheck([bad], (line) => out.push(line), (line) => err.push(line)), 2);
   assert.equal(err.length, 2);
