@@ -9,7 +9,6 @@
  * admin API belong to no source and are never touched here.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { now } from '../shared/clock.ts';
 import { BackendTableError, type BackendSpec, type BackendTable } from './backend-table.ts';
 
 export interface BackendSourcesOptions {
@@ -32,6 +31,7 @@ export interface SyncResult {
   readonly refused: ReadonlyArray<{ readonly origin: string; readonly reason: string }>;
 }
 
+/** The grace before a removal looks at the backend's requests in flight. */
 const DRAIN_POLL_MS = 25;
 
 export class BackendSources {
@@ -56,7 +56,7 @@ export class BackendSources {
     const before = new Set(this.#wanted.get(source)?.keys());
     this.#wanted.set(source, new Map(desired.map((spec) => [spec.origin, spec])));
     const result = { added: [] as string[], kept: [] as string[], reweighted: [] as string[], retiered: [] as string[], removing: [] as string[], refused: [] as { origin: string; reason: string }[] };
-    const present = new Set(this.#table.list().map((backend) => backend.origin));
+    const present = new Map(this.#table.list().map((backend) => [backend.origin, backend]));
 
     for (const spec of desired) {
       if (!present.has(spec.origin)) {
@@ -71,7 +71,7 @@ export class BackendSources {
         continue;
       }
       if (this.#removing.delete(spec.origin)) this.#table.enableBackend(spec.origin);
-      const current = this.#table.list().find((backend) => backend.origin === spec.origin);
+      const current = present.get(spec.origin);
       if (current && current.weight !== spec.weight) {
         this.#table.setWeight(spec.origin, spec.weight);
         result.reweighted.push(spec.origin);
@@ -117,20 +117,16 @@ export class BackendSources {
     return false;
   }
 
-  /** Waits for the backend's requests to finish (at most removalTimeoutMs), then frees its
-   * slot, unless a source wanted it back meanwhile. */
+  /** Frees the backend's slot once its requests have finished (at most removalTimeoutMs
+   * later), unless a source wants it back first or it was enabled again by hand (the
+   * operator's choice stands). */
   async #removeWhenDrained(origin: string): Promise<void> {
-    const deadline = now() + this.#options.removalTimeoutMs;
-    const running = (): number => this.#table.list().find((backend) => backend.origin === origin)?.inFlight ?? 0;
+    const calledOff = (): boolean => !this.#removing.has(origin) || this.#table.stateOf(origin) === 'active';
     // One poll first: a listener that picked the backend just before it drained may not
     // have counted its request in flight yet.
-    do await sleep(DRAIN_POLL_MS);
-    while (this.#removing.has(origin) && running() > 0 && now() < deadline);
-    if (!this.#removing.has(origin)) return;
+    await sleep(DRAIN_POLL_MS);
+    if (calledOff()) return void this.#removing.delete(origin);
+    await this.#table.removeBackend(origin, { timeoutMs: this.#options.removalTimeoutMs, calledOff });
     this.#removing.delete(origin);
-    const backend = this.#table.list().find((candidate) => candidate.origin === origin);
-    // Enabled again by hand meanwhile: the operator's choice stands.
-    if (!backend || backend.state === 'active') return;
-    await this.#table.removeBackend(origin, { timeoutMs: 0 });
   }
 }

@@ -108,14 +108,17 @@ export class BackendTable {
    * Drains the backend, waits until its requests in flight have finished (at most
    * `timeoutMs`), then frees its slot. Resolves with the requests still running at the
    * deadline (0 when it drained cleanly); their ends still count against the slot.
+   * `calledOff`, asked at each poll: when it says so, the backend stays as it is now and
+   * the wait ends (BackendSources: a source wants it back).
    */
-  async removeBackend(origin: string, { timeoutMs }: { timeoutMs: number }): Promise<number> {
+  async removeBackend(origin: string, { timeoutMs, calledOff }: { timeoutMs: number; calledOff?: () => boolean }): Promise<number> {
     const state = this.#state;
     const slot = this.#slot(origin);
     if (state.load(slot, 'state') !== SLOT_STATE.draining) this.#setState(origin, 'draining', 'draining before removal');
     const deadline = now() + timeoutMs;
-    while (state.load(slot, 'inFlight') > 0 && now() < deadline) await sleep(DRAIN_POLL_MS);
+    while (calledOff?.() !== true && state.load(slot, 'inFlight') > 0 && now() < deadline) await sleep(DRAIN_POLL_MS);
     const left = Math.max(0, state.load(slot, 'inFlight'));
+    if (calledOff?.() === true) return left;
     // It may have been removed meanwhile by another caller.
     if (state.load(slot, 'state') === SLOT_STATE.empty || state.origin(slot) !== origin) return left;
     // An ejected backend gives back its place in the ejected count, once, even if a
@@ -130,6 +133,12 @@ export class BackendTable {
     this.#publishGeneration();
     this.#options.log(`backend ${origin}: removed${left > 0 ? ` with ${left} request${left === 1 ? '' : 's'} still running` : ''}`);
     return left;
+  }
+
+  /** The backend's state; null when it is not in the table. */
+  stateOf(origin: string): SlotState | null {
+    const slot = this.#state.slotOf(origin);
+    return slot < 0 ? null : this.#state.slotState(slot);
   }
 
   setWeight(origin: string, weight: number): void {
