@@ -97,10 +97,11 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
 
   #onConnect = (): void => {
     if (this.#preface !== null) this.#socket.write(this.#preface);
-    this.#phase = this.#pending === null ? 'idle' : 'busy';
+    // Its request was given up while it connected: idle, under the idle timeout.
+    if (this.#pending === null) return this.#release();
+    this.#phase = 'busy';
     this.#arm(null, 0);
-    if (this.#pending !== null) this.#write();
-    else this.#owner.released(this);
+    this.#write();
   };
 
   #write(): void {
@@ -253,8 +254,7 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
     const control = this.#control as RequestControl;
     this.#detach();
     handler.onResponseError(control, error);
-    this.#phase = 'idle';
-    this.#owner.released(this);
+    this.#release();
   }
 
   /** After a 101: the socket leaves the pool and this connection's care for the handler's. */
@@ -280,6 +280,11 @@ export class UpstreamConnection implements ResponseEvents, Timed, ControlTarget 
     this.#ended = false;
     if (!this.#reusable || this.#phase !== 'busy' || this.#socket.readableEnded) return this.#destroy(null);
     this.#reused = true;
+    this.#release();
+  }
+
+  /** Idle again, closed by our own idle timeout before the backend's, and back to the pool. */
+  #release(): void {
     this.#phase = 'idle';
     this.#arm('idle', this.#idleMs);
     this.#owner.released(this);

@@ -37,6 +37,9 @@ export class UpstreamPool implements ConnectionOwner {
   readonly #privateIdle = new Map<Socket, UpstreamConnection[]>();
   readonly #proxyVersion: 'v1' | 'v2' | null;
   readonly #waiting: Waiter[] = [];
+  /** Connections freed and not yet placed (see released()). */
+  readonly #freed: UpstreamConnection[] = [];
+  #placing = false;
   #closing = false;
   #onEmpty: (() => void) | null = null;
 
@@ -57,12 +60,32 @@ export class UpstreamPool implements ConnectionOwner {
     this.#waiting.push({ request, handler });
   }
 
+  /**
+   * A connection came free. Handing it to a waiter may free it again at once (a waiter
+   * already answered, or whose client left, gives it up on start): those come back here
+   * and are placed by the loop below, not by a call inside the previous hand-over, so a
+   * long queue of such waiters does not grow the stack.
+   */
   released(connection: UpstreamConnection): void {
+    this.#freed.push(connection);
+    if (this.#placing) return;
+    this.#placing = true;
+    try {
+      for (let next = this.#freed.shift(); next !== undefined; next = this.#freed.shift()) this.#place(next);
+    } finally {
+      this.#placing = false;
+    }
+  }
+
+  #place(connection: UpstreamConnection): void {
     const owner = connection.privateTo;
     const at = owner === null ? 0 : this.#waiting.findIndex(({ request }) => request.proxy?.connection === owner);
     const next = at >= 0 ? this.#waiting.splice(at, 1)[0] : undefined;
     if (next !== undefined) return connection.send(next.request, next.handler);
     if (this.#closing || owner?.destroyed === true) return connection.destroy(new UpstreamFailure('UPSTREAM_CLOSED', 'pool closed', true));
+    // Another client's request waits for a place under the cap: a connection kept for
+    // this client would hold that place while idle. Closed, it makes room (closed()).
+    if (owner !== null && this.#waiting.length > 0) return connection.destroy(new UpstreamFailure('UPSTREAM_CLOSED', 'room for another client', true));
     if (owner === null) this.#idle.push(connection);
     else this.#privateList(owner).push(connection);
   }
