@@ -20,7 +20,7 @@ import { startRedirectServer, type RedirectServer } from '../tls/redirect-server
 import type { ConfigSource } from '../config/cli.ts';
 import type { SyncResult } from '../control/backend-sources.ts';
 import { ConfigReloader } from '../reload/config-reloader.ts';
-import { watchConfigFile, type ConfigWatcher } from '../reload/config-watcher.ts';
+import { watchFiles, type FileWatcher } from '../shared/file-watcher.ts';
 import { socketsOfListener, type InheritedSockets } from '../takeover/inherited-sockets.ts';
 import type { TakeoverHandler } from '../takeover/takeover-handler.ts';
 import type { CertificatesMessage, ConfigMessage, ListenerThreadData } from './messages.ts';
@@ -143,7 +143,7 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
   let admin: AdminServer | null = null;
   let redirect: RedirectServer | null = null;
   let reloader: ConfigReloader | null = null;
-  let watcher: ConfigWatcher | null = null;
+  let watcher: FileWatcher | null = null;
   const certificates =
     config.tls === null
       ? null
@@ -235,7 +235,9 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
       reloader = new ConfigReloader(reload.source, reload.built, target, { log: logEvent, demoOrigins: reload.demoOrigins ?? [] });
       const reloadOnChange = reloader;
       if (reload.source.watch && reload.source.file !== null) {
-        watcher = watchConfigFile(reload.source.file, () => void reloadOnChange.reload('the config file changed'), logEvent);
+        watcher = watchFiles([reload.source.file], () => void reloadOnChange.reload('the config file changed'), (folder, error) =>
+          logEvent(`--watch-config: cannot watch ${folder} (${error.message}); SIGHUP and POST /reload still reload`),
+        );
       }
     }
     if (config.admin !== null) {

@@ -5,12 +5,9 @@
  * new handshakes use them while connections already made go on. A bad file keeps the
  * certificates in use, and says why in the log.
  */
-import { watch, type FSWatcher } from 'node:fs';
 import type { TlsConfig } from '../config/config.ts';
+import { watchFiles, type FileWatcher } from '../shared/file-watcher.ts';
 import { CertificateError, loadCertificates, type ServedCertificate } from './certificates.ts';
-
-/** Editors and `cp` write a file in several steps: a change is read once they settle. */
-const SETTLE_MS = 200;
 
 export interface ReloaderOptions {
   readonly log: (line: string) => void;
@@ -20,9 +17,8 @@ export interface ReloaderOptions {
 
 export class CertificateReloader {
   readonly #options: ReloaderOptions;
-  readonly #watchers: FSWatcher[] = [];
+  #watcher: FileWatcher | null = null;
   #current: readonly ServedCertificate[];
-  #timer: NodeJS.Timeout | null = null;
 
   constructor(config: TlsConfig, options: ReloaderOptions) {
     this.#options = options;
@@ -31,16 +27,10 @@ export class CertificateReloader {
   }
 
   #watch(certificates: readonly ServedCertificate[]): void {
-    for (const watcher of this.#watchers.splice(0)) watcher.close();
-    for (const file of new Set(certificates.flatMap(({ certFile, keyFile }) => [certFile, keyFile]))) {
-      try {
-        const watcher = watch(file, () => this.#changed());
-        watcher.on('error', () => {});
-        this.#watchers.push(watcher);
-      } catch {
-        // A file that cannot be watched is still reloaded on SIGHUP.
-      }
-    }
+    this.#watcher?.close();
+    const files = certificates.flatMap(({ certFile, keyFile }) => [certFile, keyFile]);
+    // A file that cannot be watched is still reloaded on SIGHUP.
+    this.#watcher = watchFiles(files, () => this.reload('a certificate file changed'), () => {});
   }
 
   /** What listener threads (re)started now must serve. */
@@ -75,17 +65,7 @@ export class CertificateReloader {
   }
 
   close(): void {
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    for (const watcher of this.#watchers) watcher.close();
-  }
-
-  #changed(): void {
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      this.reload('a certificate file changed');
-    }, SETTLE_MS);
-    this.#timer.unref();
+    this.#watcher?.close();
   }
 }
 

@@ -4,7 +4,7 @@
  * without dropping a request, and refuses bad files with one line.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect as connectTcp } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -149,6 +149,33 @@ test('a changed certificate file is reloaded by itself; a bad one keeps the cert
   const line = balancer.reloadCertificates();
   assert.equal(line, `certificate reload (SIGHUP) failed, the certificates in use are kept: --tls-cert ${JSON.stringify(s.b.certFile)} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
   assert.equal((await get(balancer.port, 'b.test', s.ca)).serial, serving, 'still the last good certificate');
+});
+
+test('certificates replaced the way deploy tools do it are followed: renamed over the file, and swapped behind a symlink (certbot live/) twice in a row', async (t) => {
+  const s = site(t);
+  const live = join(s.certs.dir, 'live');
+  mkdirSync(live);
+  const link = (target: string, name: string): void => {
+    symlinkSync(target, join(live, `${name}.new`));
+    renameSync(join(live, `${name}.new`), join(live, name));
+  };
+  link(s.a.certFile, 'cert.pem');
+  link(s.a.keyFile, 'key.pem');
+  const backend = await startBackend(t, (_req, res) => res.end('ok'));
+  const balancer = await startTestBalancer(t, ['--threads', '1', '--backend', backend.origin, '--tls-cert', join(live, 'cert.pem'), '--tls-key', join(live, 'key.pem')]);
+  let serial = (await get(balancer.port, 'a.test', s.ca)).serial;
+  for (const name of ['a2', 'a3']) {
+    const renewed = issue(s.certs, name, 'DNS:a.test');
+    link(renewed.keyFile, 'key.pem');
+    link(renewed.certFile, 'cert.pem');
+    await waitFor(async () => (await get(balancer.port, 'a.test', s.ca)).serial !== serial, `the swap to ${name} followed`, { timeoutMs: 10_000, intervalMs: 100 });
+    serial = (await get(balancer.port, 'a.test', s.ca)).serial;
+  }
+  // Renamed over the symlink itself: a plain file now.
+  const renewed = issue(s.certs, 'a4', 'DNS:a.test');
+  renameSync(renewed.keyFile, join(live, 'key.pem'));
+  renameSync(renewed.certFile, join(live, 'cert.pem'));
+  await waitFor(async () => (await get(balancer.port, 'a.test', s.ca)).serial !== serial, 'the rename followed', { timeoutMs: 10_000, intervalMs: 100 });
 });
 
 test('--redirect-http answers 308 to the https:// URL of the same path; no backend sees it', async (t) => {
