@@ -50,6 +50,8 @@ export class H2Server {
   readonly #sessions = new Map<ServerHttp2Session, SessionState>();
   /** The socket being handed to the server, for the 'session' it makes of it. */
   #accepting: Socket | null = null;
+  /** A session idle this long gets GOAWAY (--keep-alive-timeout). */
+  #keepAliveMs: number;
 
   constructor(limits: ClientLimits, handlers: H2ServerHandlers) {
     this.#handlers = handlers;
@@ -68,7 +70,12 @@ export class H2Server {
     this.#keepAliveMs = limits.keepAliveMs;
   }
 
-  readonly #keepAliveMs: number;
+  /** A config reload: new sessions get the new keep-alive timeout and header list size
+   * (the streams limit needs a restart: the RST_STREAM burst is sized by it). */
+  setLimits(limits: ClientLimits): void {
+    this.#keepAliveMs = limits.keepAliveMs;
+    this.#server.updateSettings({ maxHeaderListSize: limits.maxHeaderBytes });
+  }
 
   /** Serves a connection that speaks HTTP/2 from its first byte. `transport`: what to
    * read it from when that is not the socket itself (listener/socket-bridge.ts). */

@@ -49,6 +49,7 @@ let currentAccessLog = JSON.stringify(config.accessLog);
 function reconfigure(next: Config): void {
   limits = next.client;
   front.setLimits(limits);
+  h2.setLimits(limits);
   relay.reconfigure(next);
   if (JSON.stringify(next.accessLog) !== currentAccessLog) {
     try {

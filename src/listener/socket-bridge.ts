@@ -28,6 +28,9 @@ export function bridge(socket: Socket): Duplex {
     if (!stream.push(chunk)) socket.pause();
   });
   socket.once('end', () => stream.push(null));
+  // A reset by the client is the stream's to report (to TLS or HTTP/2, which end the
+  // connection), not an uncaught error of the thread.
+  socket.on('error', (error) => stream.destroy(error));
   socket.once('close', () => stream.destroy());
   return stream;
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { constants } from 'node:http2';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { startBalancer, type Balancer } from '../../src/supervisor/supervisor.ts
 import { issue, makeCertificates } from '../fixtures/certificates.ts';
 import { startBalancerProcess } from '../fixtures/balancer-process.ts';
 import { TestDnsServer } from '../fixtures/dns-server.ts';
+import { errorCode, FRAME, headersFrame, openRawH2 } from '../fixtures/raw-h2.ts';
 import { startSamePortBackends } from '../fixtures/loopback-backends.ts';
 import { startBackend, startTestBalancer, waitFor, within, type TestBackend } from '../helpers.ts';
 
@@ -223,4 +225,27 @@ test('a reload follows the DNS names of the file: a new name is resolved and ser
   await res.body.text();
   assert.equal(res.statusCode, 200);
   assert.equal(b3!.proxied.length, 1, 'the new name\'s backend answered');
+});
+
+test('a reload reaches HTTP/2 too: a smaller max-header-size applies to new HTTP/2 connections', async (t) => {
+  const a = await startBackend(t, named('a'));
+  const file = (size: string) => `threads = 1\n${backendsToml([a])}\n[client]\nh2c = true\nmax-header-size = "${size}"\nmax-url-length = "1k"\n`;
+  const lb = await startFromFile(t, file('16k'));
+  const base: Array<[string, string]> = [[':method', 'GET'], [':scheme', 'http'], [':path', '/'], [':authority', 'x']];
+  // 30 headers of 100 bytes: about 3 KiB.
+  const large: Array<[string, string]> = [...base, ...Array.from({ length: 30 }, (_, i): [string, string] => [`x-h${i}`, 'v'.repeat(100)])];
+  const answerTo = async (): Promise<number> => {
+    const client = await openRawH2(t, lb.balancer.port);
+    await waitFor(() => client.frames.some((f) => f.type === FRAME.SETTINGS && (f.flags & 1) === 1), 'the settings exchanged');
+    client.send(headersFrame(1, large));
+    await waitFor(() => client.frames.some((f) => f.stream === 1 && (f.type === FRAME.HEADERS || f.type === FRAME.RST_STREAM)), 'an answer to stream 1');
+    const reset = client.frames.find((f) => f.stream === 1 && f.type === FRAME.RST_STREAM);
+    client.socket.destroy();
+    return reset === undefined ? 0 : errorCode(reset);
+  };
+  assert.equal(await answerTo(), 0, 'served under 16k');
+  lb.write(file('2k'));
+  const answer = await reload(lb.admin);
+  assert.equal(answer.status, 200, answer.text);
+  assert.equal(await answerTo(), constants.NGHTTP2_ENHANCE_YOUR_CALM, 'reset under 2k');
 });
