@@ -103,7 +103,9 @@ function plain(address: string): string {
   return address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
 }
 
-function ipv6Bytes(address: string): Buffer {
+function ipv6Bytes(written: string): Buffer {
+  // The URL parser writes a dotted IPv4 tail (`::1.2.3.4`) as two hex groups (`::102:304`).
+  const address = new URL(`http://[${written}]/`).hostname.slice(1, -1);
   const [head = '', tail = ''] = address.split('::');
   const left = head === '' ? [] : head.split(':');
   const right = address.includes('::') ? (tail === '' ? [] : tail.split(':')) : [];

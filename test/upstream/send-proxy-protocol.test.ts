@@ -22,6 +22,9 @@ test('headers written and read back: v1 and v2, IPv4 and IPv6; mixed families ar
       assert.deepEqual(parsed.kind === 'header' && parsed.client, { address: client.address.replace('::ffff:', ''), port: client.port });
       assert.equal(parsed.kind === 'header' && parsed.length, header.length);
     }
+    // An IPv6 address written with a dotted IPv4 tail (a v1 header may name one) keeps that tail.
+    const dotted = parseProxyHeader(proxyHeader(version, { client: { address: '64:ff9b::1.2.3.4', port: 1 }, local: { address: '::1', port: 2 } }));
+    assert.deepEqual(dotted.kind === 'header' && dotted.client, { address: version === 'v1' ? '64:ff9b::1.2.3.4' : '64:ff9b::102:304', port: 1 });
     const mixed = parseProxyHeader(proxyHeader(version, { client: { address: '203.0.113.7', port: 1 }, local: { address: '::1', port: 2 } }));
     assert.deepEqual(mixed.kind === 'header' && mixed.client, null);
   }
