@@ -24,9 +24,9 @@ const OPTIONS: ParseArgsOptionsConfig = {
   ...Object.fromEntries(
     SETTINGS.map(({ flag, form }) => [flag, form === 'switch' ? { type: 'boolean' } : { type: 'string', multiple: REPEATABLE.has(flag) }] as const),
   ),
-  // Not a setting: this command asks the running switchyard to hand over (src/takeover/).
-  takeover: { type: 'boolean' },
-  help: { type: 'boolean' },
+  // Not settings: --help prints the usage; --takeover asks the running switchyard to hand
+  // over (src/takeover/).
+  ...Object.fromEntries(COMMAND_FLAGS.map((flag) => [flag, { type: 'boolean' }] as const)),
 };
 
 /** `warnings`: lines to print at start (a certificate served though expired). `source`: what
@@ -55,7 +55,8 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = proce
   if (values.help) return { kind: 'help' };
   refuseRepeatedFlags(tokens);
   const flags = new Map<string, RawValue>();
-  for (const [flag, value] of Object.entries(values)) if (value !== undefined && flag !== 'help' && flag !== 'takeover') flags.set(flag, value as RawValue);
+  const commands: ReadonlySet<string> = new Set(COMMAND_FLAGS);
+  for (const [flag, value] of Object.entries(values)) if (value !== undefined && !commands.has(flag)) flags.set(flag, value as RawValue);
   const file = typeof values.config === 'string' ? values.config : null;
   const source: ConfigSource = { file, flags, watch: false };
   const { config, warnings, watch } = loadConfig(source, env);

@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { ALGORITHMS } from '../routing/algorithms/names.ts';
 import { DEFAULTS } from './config.ts';
+import { REPEATABLE } from './schema.ts';
 
 const FLAG_WIDTH = 27;
 const TEXT_WIDTH = 50;
@@ -102,9 +103,10 @@ ${row('--help', 'this text')}
 
 switchyard ctl --help: steer a running balancer (drain, weight, add, remove ...).
 
-Every flag but --backend, --tls-cert and --tls-key may be given once. Prints "listening
-on http://HOST:PORT" (https:// with --tls-cert) once every listener accepts. SIGHUP
-reloads the config file (with --config), else the certificates; SIGUSR2 starts a takeover
-with the same flags. Exit codes: 0 clean stop, 1 failed to start or crashed, 2 bad flag,
-3 stopped with requests aborted at the shutdown deadline. With --takeover: 0 the new
-process serves, 1 refused or failed.`;
+Repeatable:
+  ${[...REPEATABLE].map((flag) => `--${flag}`).join(', ')}
+Every other flag may be given once. Prints "listening on http://HOST:PORT" (https:// with
+--tls-cert) once every listener accepts. SIGHUP reloads the config file (with --config),
+else the certificates; SIGUSR2 starts a takeover with the same flags. Exit codes: 0 clean
+stop, 1 failed to start or crashed, 2 bad flag, 3 stopped with requests aborted at the
+shutdown deadline. With --takeover: 0 the new process serves, 1 refused or failed.`;
