@@ -6,7 +6,7 @@
  * other backend.
  */
 import { SupervisedThread } from '../src/supervisor/supervised-thread.ts';
-import { hostForUrl } from '../src/supervisor/supervisor.ts';
+import { hostForUrl } from '../src/supervisor/listen-address.ts';
 import type { BackendThreadData } from './backend-thread.ts';
 
 const BACKEND_ENTRY = new URL('./backend-thread.ts', import.meta.url);

@@ -49,7 +49,7 @@ export function duration(flag: string, raw: string | undefined, fallback: number
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|)$/.exec(raw.trim());
   const ms = match ? Math.round(Number(match[1]) * (DURATION_UNITS[match[2] ?? ''] ?? NaN)) : NaN;
   if (!Number.isFinite(ms) || ms < minMs || ms > maxMs) {
-    throw new UsageError(`${flag} ${JSON.stringify(raw)} is not allowed: expected a duration from ${spell(minMs)} to ${spell(maxMs)}, like 500ms, 5s, 2m or 1h (a bare number is seconds)`);
+    throw new UsageError(`${flag} ${JSON.stringify(raw)} is not allowed: expected a duration from ${spellDuration(minMs)} to ${spellDuration(maxMs)}, like 500ms, 5s, 2m or 1h (a bare number is seconds)`);
   }
   return ms;
 }
@@ -75,7 +75,8 @@ export function factor(flag: string, raw: string | undefined, fallback: number, 
   return value;
 }
 
-function spell(ms: number): string {
+/** A duration as the flags write it: `500ms`, `5s`, `2m`, `1h`. */
+export function spellDuration(ms: number): string {
   if (ms === 0) return '0';
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
   if (ms % 60_000 === 0) return `${ms / 60_000}m`;

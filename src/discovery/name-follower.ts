@@ -15,6 +15,7 @@
  */
 import { now } from '../shared/clock.ts';
 import type { DnsNameConfig } from '../config/config.ts';
+import { spellDuration } from '../config/flag-values.ts';
 import type { BackendSources } from '../control/backend-sources.ts';
 import { DnsQueryError, type DnsClient } from './dns-client.ts';
 import { lookup, type Lookup } from './dns-lookup.ts';
@@ -141,7 +142,7 @@ export class NameFollower {
     if (this.#streak === 1) {
       log(
         kept > 0
-          ? `${source}: ${problem}; keeping its last ${kept} backend${kept === 1 ? '' : 's'} for up to ${spell(staleMs)}, retrying`
+          ? `${source}: ${problem}; keeping its last ${kept} backend${kept === 1 ? '' : 's'} for up to ${spellDuration(staleMs)}, retrying`
           : `${source}: ${problem}; no backends from it yet, retrying`,
       );
     }
@@ -149,10 +150,10 @@ export class NameFollower {
     if (expired && empty) {
       sources.sync(source, []);
       this.#answers = 0;
-      log(`${source}: still ${problem} ${spell(staleMs)} after its last good answer; its ${kept} backend${kept === 1 ? '' : 's'} drain`);
+      log(`${source}: still ${problem} ${spellDuration(staleMs)} after its last good answer; its ${kept} backend${kept === 1 ? '' : 's'} drain`);
     } else if (expired && !this.#staleLogged) {
       this.#staleLogged = true;
-      log(`${source}: still failing ${spell(staleMs)} after its last good answer; keeping its last ${kept} backend${kept === 1 ? '' : 's'} until DNS answers`);
+      log(`${source}: still failing ${spellDuration(staleMs)} after its last good answer; keeping its last ${kept} backend${kept === 1 ? '' : 's'} until DNS answers`);
     }
     this.#schedule(Math.min(MAX_TTL_SECONDS, 2 ** (this.#streak - 1)));
   }
@@ -167,9 +168,4 @@ export class NameFollower {
     // The balancer's servers keep the process alive; a pending re-resolution must not.
     this.#timer.unref();
   }
-}
-
-function spell(ms: number): string {
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }

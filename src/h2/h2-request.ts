@@ -43,8 +43,9 @@ export function streamRequest(stream: ServerHttp2Stream, headers: IncomingHttpHe
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
     if (name.charCodeAt(0) === 58 /* : */) continue;
+    // (`te` can only say `trailers` here: nghttp2 resets the stream otherwise. It goes on
+    // like any header, and proxy-headers.ts drops it as hop-by-hop.)
     if (name === 'cookie') cookies.push(value);
-    else if (name === 'te') continue; // only `trailers` gets here (nghttp2 refuses the rest); hop-by-hop
     else {
       if (name === 'host') host = value;
       else if (name === 'content-length') length = true;

@@ -28,7 +28,6 @@ export interface AcceptorOptions {
   /** 0: an ephemeral port, chosen by the first socket and shared by the rest. */
   readonly port: number;
   readonly backlog: number;
-  readonly count?: number;
   /** Listening sockets inherited from the process this one took over from: adopted, all of
    * them, before any is bound anew. */
   readonly inheritedFds?: readonly number[];
@@ -68,7 +67,7 @@ function listen(options: AcceptorOptions, binding: Binding): Promise<Server> {
  */
 export async function listenAcceptors(options: AcceptorOptions): Promise<Acceptors> {
   const inherited = options.inheritedFds ?? [];
-  const count = options.count ?? ACCEPTORS_PER_THREAD;
+  const count = ACCEPTORS_PER_THREAD;
   const [firstBinding, ...adopted]: Binding[] = inherited.length > 0 ? inherited.map((fd) => ({ fd })) : [{ port: options.port }];
   const first = await listen(options, firstBinding as Binding);
   const port = (first.address() as { port: number }).port;

@@ -25,6 +25,7 @@ import { AccessLog } from './access-log.ts';
 import { parserRefusal, rejectSocket } from './client-errors.ts';
 import { isClosing, markClosing } from './closing-connections.ts';
 import { createRequestHandler } from './handle-request.ts';
+import { connectRefusal } from './request-guard.ts';
 import { watchEventLoopDelay } from './event-loop-delay.ts';
 import { createRelayContext } from './relay-setup.ts';
 import { listenAcceptors, type Acceptors } from './acceptors.ts';
@@ -40,9 +41,9 @@ const relay = createRelayContext(config, state, listener);
 const { context } = relay;
 const { pools } = context;
 const log = (line: string): void => console.error(`switchyard: listener ${listener}: ${line}`);
-const hashKeyOf = (settings: Config): HashKeySpec | null => (settings.routing.algorithm === 'consistent-hash' ? settings.routing.hashKey : null);
+const hashKeySpec = (settings: Config): HashKeySpec | null => (settings.routing.algorithm === 'consistent-hash' ? settings.routing.hashKey : null);
 let accessLog = config.accessLog === null ? null : new AccessLog(config.accessLog, listener, log);
-let handleRequest = createRequestHandler({ context, limits, hashKey: hashKeyOf(config), log, accessLog });
+let handleRequest = createRequestHandler({ context, limits, hashKey: hashKeySpec(config), log, accessLog });
 let currentAccessLog = JSON.stringify(config.accessLog);
 
 /** A config reload: what comes next uses the new settings; what is in flight goes on. */
@@ -51,17 +52,18 @@ function reconfigure(next: Config): void {
   front.setLimits(limits);
   h2.setLimits(limits);
   relay.reconfigure(next);
-  if (JSON.stringify(next.accessLog) !== currentAccessLog) {
+  const nextAccessLog = JSON.stringify(next.accessLog);
+  if (nextAccessLog !== currentAccessLog) {
     try {
       const opened = next.accessLog === null ? null : new AccessLog(next.accessLog, listener, log);
       accessLog?.retire();
       accessLog = opened;
-      currentAccessLog = JSON.stringify(next.accessLog);
+      currentAccessLog = nextAccessLog;
     } catch (error) {
       log(`access log not changed: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
-  handleRequest = createRequestHandler({ context, limits, hashKey: hashKeyOf(next), log, accessLog });
+  handleRequest = createRequestHandler({ context, limits, hashKey: hashKeySpec(next), log, accessLog });
 }
 
 // Last resort. Every known failure is handled where it happens; an unknown one costs the
@@ -113,7 +115,7 @@ const front = new FrontServer(limits, {
 
   // CONNECT would make us a tunnel to anywhere: refused before it is parsed further.
   onConnect(_req: FrontRequest, socket: Socket): void {
-    rejectSocket(socket, new SwitchyardError('METHOD_NOT_ALLOWED', 'CONNECT is not relayed; switchyard is not a forward proxy'), state, accessLog);
+    rejectSocket(socket, connectRefusal(), state, accessLog);
   },
 
   onClientError(code: string, socket: Socket, responding: boolean): void {

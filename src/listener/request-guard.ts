@@ -33,9 +33,7 @@ export function guardRequest(req: FrontRequest, limits: ClientLimits): Switchyar
     return new SwitchyardError('URI_TOO_LONG', `request target is ${target.length} bytes; the limit is ${limits.maxUrlBytes}`);
   }
   // On HTTP/1.1, CONNECT is refused before it is parsed further (listener-thread.ts).
-  if (req.method === 'CONNECT') {
-    return new SwitchyardError('METHOD_NOT_ALLOWED', 'CONNECT is not relayed; switchyard is not a forward proxy');
-  }
+  if (req.method === 'CONNECT') return connectRefusal();
   if (req.method === 'TRACE') {
     return new SwitchyardError('METHOD_NOT_ALLOWED', 'TRACE is not relayed (it would echo credentials back across origins)');
   }
@@ -55,6 +53,11 @@ export function guardRequest(req: FrontRequest, limits: ClientLimits): Switchyar
   const rest = absolute[2] ?? '';
   req.url = rest.startsWith('/') ? rest : `/${rest}`;
   return null;
+}
+
+/** CONNECT would make the balancer a tunnel to anywhere. */
+export function connectRefusal(): SwitchyardError {
+  return new SwitchyardError('METHOD_NOT_ALLOWED', 'CONNECT is not relayed; switchyard is not a forward proxy');
 }
 
 /** RFC 3986 host (reg-name, IPv4, or a bracketed IPv6 literal) with an optional port. */

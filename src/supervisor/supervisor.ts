@@ -24,7 +24,7 @@ import { watchFiles, type FileWatcher } from '../shared/file-watcher.ts';
 import { socketsOfListener, type InheritedSockets } from '../takeover/inherited-sockets.ts';
 import type { TakeoverHandler } from '../takeover/takeover-handler.ts';
 import type { CertificatesMessage, ConfigMessage, ListenerThreadData } from './messages.ts';
-import { assertPortFree, hostForUrl } from './listen-address.ts';
+import { assertPortFree } from './listen-address.ts';
 import { SupervisedThread } from './supervised-thread.ts';
 
 /** The source name of the backends given by --backend (and, later, the config file). */
@@ -290,4 +290,3 @@ export async function startBalancer(config: Config, { log = () => {}, logEvent =
   }
 }
 
-export { hostForUrl };
