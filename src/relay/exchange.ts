@@ -18,7 +18,7 @@ import type { ClientResponse } from '../front/client-response.ts';
 import type { RequestRecord } from '../listener/access-log.ts';
 import { recordLatency } from '../routing/latency.ts';
 import { now } from '../shared/clock.ts';
-import { failureCode, upstreamError } from '../upstream/upstream-errors.ts';
+import { failureCode, failureReason, upstreamError } from '../upstream/upstream-errors.ts';
 import type { RouteRequest } from '../routing/selector.ts';
 import { sendError } from './error-response.ts';
 import { recordOwnResponse, recordResponse } from './outcome-counters.ts';
@@ -248,7 +248,7 @@ export class Exchange implements UpstreamHandler, Timed {
       this.#endAttempt();
       return this.#answerError(failure);
     }
-    health.failed(this.#slot, failureCode(error), this.#trial);
+    health.failed(this.#slot, failureReason(failureCode(error)), this.#trial);
     this.#endAttempt();
     if (!this.#res.headersSent && this.#mayRetryElsewhere(error)) {
       this.#route.tried.push(this.#slot);

@@ -13,7 +13,7 @@
  * without being ejected, for as long as its last ejection lasted.
  */
 import { between, now, stamp } from '../shared/clock.ts';
-import { EJECTION, SLOT_STATE, failureReasonIndex } from '../shared/layout.ts';
+import { EJECTION, SLOT_STATE, failureReasonIndex, type FailureReason } from '../shared/layout.ts';
 import type { SharedState } from '../shared/shared-state.ts';
 import { startRamp } from './slow-start.ts';
 
@@ -51,8 +51,8 @@ export class PassiveHealth {
     if (trial) this.#rejoin(slot);
   }
 
-  /** The backend failed this attempt; `reason` is the error code (ECONNREFUSED, ...). */
-  failed(slot: number, reason: string, trial: boolean): void {
+  /** The backend failed this attempt, for `reason` (upstream-errors.ts failureReason). */
+  failed(slot: number, reason: FailureReason, trial: boolean): void {
     const state = this.#state;
     const reasonIndex = failureReasonIndex(reason);
     state.bump(slot, 'failures');

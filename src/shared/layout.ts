@@ -107,29 +107,8 @@ export const FAILURE_REASONS = [
 ] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
-/** OpenSSL's verification failures as Node reports them (the `ERR_TLS_*` and `ERR_SSL_*`
- * codes are recognised by their prefix). */
-const TLS_VERIFY_CODES = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_REVOKED',
-  'CERT_UNTRUSTED',
-]);
-
-export function isTlsFailure(code: string): boolean {
-  return code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || TLS_VERIFY_CODES.has(code);
-}
-
-export function failureReasonIndex(reason: string): number {
-  const index = (FAILURE_REASONS as readonly string[]).indexOf(reason);
-  if (index >= 0) return index;
-  if (reason.startsWith('HPE_')) return FAILURE_REASONS.indexOf('malformed response');
-  return FAILURE_REASONS.indexOf(isTlsFailure(reason) ? 'TLS' : 'other');
+export function failureReasonIndex(reason: FailureReason): number {
+  return FAILURE_REASONS.indexOf(reason);
 }
 
 export const MAGIC = 0x53575944; // 'SWYD'

@@ -4,7 +4,7 @@
  * 502), and how far the request got, which decides whether it may be sent elsewhere.
  */
 import { SwitchyardError } from '../errors.ts';
-import { isTlsFailure } from '../shared/layout.ts';
+import { FAILURE_REASONS, type FailureReason } from '../shared/layout.ts';
 
 /**
  * - `connect`: no connection was made: nothing was sent, any request may go elsewhere.
@@ -69,7 +69,9 @@ const FAILURES: Record<string, { phase: FailurePhase; what: string }> = {
   LENGTH_MISMATCH: { phase: 'response', what: 'sent a body shorter or longer than its Content-Length' },
 };
 
-/** Why a TLS handshake with a backend failed, by Node's code for it (verification on). */
+/** Why a TLS handshake with a backend failed, by Node's code for it (verification on):
+ * OpenSSL's verification failures; other `ERR_TLS_*` and `ERR_SSL_*` codes are TLS
+ * failures too, recognised by their prefix. */
 const TLS_FAILURES: Record<string, string> = {
   ERR_TLS_CERT_ALTNAME_INVALID: 'presented a certificate for another name',
   DEPTH_ZERO_SELF_SIGNED_CERT: 'presented a self-signed certificate',
@@ -79,7 +81,21 @@ const TLS_FAILURES: Record<string, string> = {
   UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'presented a certificate from an untrusted authority',
   CERT_HAS_EXPIRED: 'presented an expired certificate',
   CERT_NOT_YET_VALID: 'presented a certificate that is not valid yet',
+  CERT_REVOKED: 'presented a revoked certificate',
+  CERT_UNTRUSTED: 'presented an untrusted certificate',
 };
+
+export function isTlsFailure(code: string): boolean {
+  return code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || code in TLS_FAILURES;
+}
+
+/** The reason a failed attempt is recorded under in shared memory (`lastFailure`,
+ * `failuresBy`): its code when it is one of them, else the group it belongs to. */
+export function failureReason(code: string): FailureReason {
+  if ((FAILURE_REASONS as readonly string[]).includes(code)) return code as FailureReason;
+  if (code.startsWith('HPE_')) return 'malformed response';
+  return isTlsFailure(code) ? 'TLS' : 'other';
+}
 
 const TIMEOUTS = new Set(['CONNECT_TIMEOUT', 'HEADERS_TIMEOUT', 'BODY_TIMEOUT']);
 

@@ -7,7 +7,7 @@ import { MAX_EJECTION_MS, PassiveHealth, type PassiveHealthOptions } from '../..
 import { RoutingView } from '../../src/routing/routing-view.ts';
 import { Selector, type RouteRequest } from '../../src/routing/selector.ts';
 import { between, now, stamp } from '../../src/shared/clock.ts';
-import { EJECTION } from '../../src/shared/layout.ts';
+import { EJECTION, type FailureReason } from '../../src/shared/layout.ts';
 import { SharedState } from '../../src/shared/shared-state.ts';
 
 const OPTIONS: PassiveHealthOptions = { ejectAfter: 3, ejectTimeMs: 10_000, maxEjectedPercent: 50, slowStartMs: 0 };
@@ -23,7 +23,7 @@ function setup(backends: number, options: Partial<PassiveHealthOptions> = {}) {
   return { state, table, health, selector, route };
 }
 
-const failTimes = (health: PassiveHealth, slot: number, times: number, reason = 'ECONNREFUSED'): void => {
+const failTimes = (health: PassiveHealth, slot: number, times: number, reason: FailureReason = 'ECONNREFUSED'): void => {
   for (let i = 0; i < times; i++) health.failed(slot, reason, false);
 };
 
