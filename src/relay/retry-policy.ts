@@ -7,7 +7,7 @@
  * twice unless it is idempotent and its body can be sent again. The exchange applies
  * these answers; the budget and --retries are its part.
  */
-import { failurePhase } from '../upstream/upstream-errors.ts';
+import { failurePhase, UpstreamFailure } from '../upstream/upstream-errors.ts';
 import type { UpstreamRequest } from '../upstream/upstream-request.ts';
 
 /** Methods that may be sent again when the connection died before any response byte
@@ -31,15 +31,12 @@ export function replayable(body: Body): boolean {
  * has had; called only before the response started.
  */
 export function mayResend(error: Error, method: string, body: Body, resends: number): boolean {
-  const { code, reused } = error as { code?: unknown; reused?: boolean };
-  if (resends >= MAX_RESENDS || !replayable(body) || !IDEMPOTENT.has(method) || typeof code !== 'string' || !STALE_CONNECTION.has(code)) {
-    return false;
-  }
-  // Only a connection that had already carried a response can have been closed by
-  // the backend's idle timeout under us (UpstreamFailure says whether it had); a fresh
-  // connection that dies is the backend failing (retried elsewhere, if at all). An
-  // error without that report gets one resend.
-  return reused ?? resends === 0;
+  // Only a connection that had already carried a response can have been closed by the
+  // backend's idle timeout under us (the connection's UpstreamFailure says whether it
+  // had); a fresh connection that dies is the backend failing (retried elsewhere, if at all).
+  return (
+    resends < MAX_RESENDS && replayable(body) && IDEMPOTENT.has(method) && error instanceof UpstreamFailure && STALE_CONNECTION.has(error.code) && error.reused
+  );
 }
 
 /**
