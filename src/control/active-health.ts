@@ -9,8 +9,9 @@ import { SLOT_STATE } from '../shared/layout.ts';
 import type { SharedState } from '../shared/shared-state.ts';
 import { HealthChecker } from './health-checker.ts';
 
-/** What the checker is built from: a change of any of it rebuilds it. */
-const probedWith = (config: Config): string => JSON.stringify([config.health, config.upstream.tls, config.routing.slowStartMs]);
+/** What the checker probes with: a change of it rebuilds the checker (--slow-start is
+ * read at each rejoin instead, so a change of it alone keeps the probes' streaks). */
+const probedWith = (config: Config): string => JSON.stringify([config.health, config.upstream.tls]);
 
 export class ActiveHealth {
   readonly #state: SharedState;
@@ -45,7 +46,15 @@ export class ActiveHealth {
   }
 
   #build(config: Config): HealthChecker | null {
-    return config.health === null ? null : new HealthChecker(this.#state, config.health, { log: this.#log, slowStartMs: config.routing.slowStartMs, tls: config.upstream.tls });
+    if (config.health === null) return null;
+    const current = (): Config => this.#config;
+    return new HealthChecker(this.#state, config.health, {
+      log: this.#log,
+      get slowStartMs() {
+        return current().routing.slowStartMs;
+      },
+      tls: config.upstream.tls,
+    });
   }
 
   /** Active checks turned off: nothing would ever mark a backend up again. */
