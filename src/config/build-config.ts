@@ -11,7 +11,7 @@ import { MAX_WEIGHT } from '../shared/layout.ts';
 import { DEFAULTS, runsDemoBackends, type BackendConfig, type Config } from './config.ts';
 import { backendSpec, duration, integer, size, UsageError } from './flag-values.ts';
 import { backendTlsConfig } from './backend-tls-flags.ts';
-import { DISCOVERY_FLAGS, discoveryConfig, discoveryValues } from './discovery-flags.ts';
+import { DISCOVERY_FLAGS, discoveryConfig } from './discovery-flags.ts';
 import { accessLogConfig, adminConfig } from './observability-flags.ts';
 import { ejectionConfig, healthConfig, routingConfig } from './routing-flags.ts';
 import type { SettingValues } from './setting-values.ts';
@@ -32,7 +32,7 @@ export interface BuildOptions {
 export function buildConfig(values: SettingValues, { env, previous = null }: BuildOptions): { config: Config; warnings: string[] } {
   const port = values.attempt('port', () => integer(values.name('port'), values.text('port'), DEFAULTS.port, 0, 65535), DEFAULTS.port);
   const backends = backendList(values);
-  const discovery = values.attempt(DISCOVERY_FLAGS.find((flag) => values.has(flag)) ?? 'backend-dns', () => discoveryConfig(discoveryValues(values)), DEFAULTS.discovery);
+  const discovery = values.attempt(DISCOVERY_FLAGS.find((flag) => values.has(flag)) ?? 'backend-dns', () => discoveryConfig(values), DEFAULTS.discovery);
   const external = !runsDemoBackends({ backends, discovery });
   if (external && values.has('spawn-backends')) {
     const named = backends.length > 0 ? values.name('backend') : values.name(`backend-${discovery.names[0]?.kind ?? 'dns'}`);

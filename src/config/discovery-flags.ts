@@ -16,45 +16,38 @@ import type { SettingValues } from './setting-values.ts';
 
 export const DISCOVERY_FLAGS = ['backend-dns', 'backend-srv', 'resolver', 'dns-stale-window'] as const;
 
-/** The discovery settings as given (flags or the config file). */
-export function discoveryValues(values: SettingValues): DiscoveryFlagValues {
-  const list = (flag: string): readonly string[] | undefined => (values.has(flag) ? values.list(flag) : undefined);
-  return { 'backend-dns': list('backend-dns'), 'backend-srv': list('backend-srv'), resolver: list('resolver'), 'dns-stale-window': values.text('dns-stale-window') };
-}
-
-interface DiscoveryFlagValues {
-  readonly 'backend-dns'?: readonly string[] | undefined;
-  readonly 'backend-srv'?: readonly string[] | undefined;
-  readonly resolver?: readonly string[] | undefined;
-  readonly 'dns-stale-window'?: string | undefined;
-}
-
 /** A host name as DNS has them: labels of letters, digits, `-` and `_` (service labels), 1-63 each, 253 in all. */
 const HOST_NAME = /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?)*$/i;
 /** An SRV name: `_service._tcp.` and the domain (RFC 2782; HTTP runs over TCP). */
 const SERVICE_NAME = /^_[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\._tcp\./i;
 
-export function discoveryConfig(values: DiscoveryFlagValues): DiscoveryConfig {
-  const names = [...(values['backend-dns'] ?? []).map(addressName), ...(values['backend-srv'] ?? []).map(serviceName)];
+/** The names a setting is said by: `--backend-dns` on the command line,
+ * `discovery.backend-dns` in the config file. */
+type Named = (flag: string) => string;
+
+export function discoveryConfig(values: SettingValues): DiscoveryConfig {
+  const name: Named = (flag) => values.name(flag);
+  const list = (flag: string): readonly string[] => (values.has(flag) ? values.list(flag) : []);
+  const names = [...list('backend-dns').map((raw) => addressName(raw, name)), ...list('backend-srv').map((raw) => serviceName(raw, name))];
   const twice = names.find((spec, i) => names.findIndex((other) => other.source === spec.source) !== i);
-  if (twice) throw new UsageError(`--backend-${twice.kind} ${twice.name} is given twice; follow each name once`);
-  const resolvers = (values.resolver ?? []).map(resolverAddress);
-  const staleRaw = values['dns-stale-window'];
+  if (twice) throw new UsageError(`${name(`backend-${twice.kind}`)} ${twice.name} is given twice; follow each name once`);
+  const resolvers = list('resolver').map((raw) => resolverAddress(raw, name));
+  const staleRaw = values.text('dns-stale-window');
   if (names.length === 0) {
-    const stray = resolvers.length > 0 ? `--resolver ${values.resolver?.[0]}` : staleRaw !== undefined ? `--dns-stale-window ${staleRaw}` : null;
-    if (stray) throw new UsageError(`${stray} has no effect without --backend-dns or --backend-srv`);
+    const stray = resolvers.length > 0 ? `${name('resolver')} ${list('resolver')[0]}` : staleRaw !== undefined ? `${name('dns-stale-window')} ${staleRaw}` : null;
+    if (stray) throw new UsageError(`${stray} has no effect without ${name('backend-dns')} or ${name('backend-srv')}`);
   }
   return {
     names,
     resolvers,
-    staleMs: duration('--dns-stale-window', staleRaw, DEFAULTS.discovery.staleMs, { minMs: 1_000, maxMs: 7 * 24 * 3_600_000 }),
+    staleMs: duration(name('dns-stale-window'), staleRaw, DEFAULTS.discovery.staleMs, { minMs: 1_000, maxMs: 7 * 24 * 3_600_000 }),
   };
 }
 
 /** `[http://]NAME:PORT[,weight=N]`. */
-function addressName(raw: string): DnsNameConfig {
+function addressName(raw: string, said: Named): DnsNameConfig {
   const reject = (why: string): never => {
-    throw new UsageError(`--backend-dns ${JSON.stringify(raw)} is not allowed: ${why}`);
+    throw new UsageError(`${said('backend-dns')} ${JSON.stringify(raw)} is not allowed: ${why}`);
   };
   const [target = '', option] = splitOption(raw);
   let weight = 1;
@@ -77,9 +70,9 @@ function addressName(raw: string): DnsNameConfig {
 }
 
 /** `[http://]_service._tcp.NAME`. */
-function serviceName(raw: string): DnsNameConfig {
+function serviceName(raw: string, said: Named): DnsNameConfig {
   const reject = (why: string): never => {
-    throw new UsageError(`--backend-srv ${JSON.stringify(raw)} is not allowed: ${why}`);
+    throw new UsageError(`${said('backend-srv')} ${JSON.stringify(raw)} is not allowed: ${why}`);
   };
   if (raw.includes(',')) reject('SRV records carry their own weights; nothing may follow the name');
   const { scheme, rest } = schemeOf(raw, reject);
@@ -100,13 +93,13 @@ function schemeOf(raw: string, reject: (why: string) => never): { scheme: 'http'
 }
 
 /** `IP` or `IP:PORT`, IPv6 in brackets when a port follows: `[::1]:5353`. */
-function resolverAddress(raw: string): { host: string; port: number } {
+function resolverAddress(raw: string, said: Named): { host: string; port: number } {
   const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(raw);
   const plain = /^([^:]+)(?::(\d{1,5}))?$/.exec(raw);
   const [host, portText] = bracketed ? [bracketed[1] as string, bracketed[2]] : plain ? [plain[1] as string, plain[2]] : isIP(raw) === 6 ? [raw, undefined] : ['', undefined];
   const port = portText === undefined ? 53 : Number(portText);
   if (isIP(host) === 0 || !(port >= 1 && port <= 65535) || (bracketed && isIP(host) !== 6)) {
-    throw new UsageError(`--resolver ${JSON.stringify(raw)} is not allowed: expected a DNS server's IP address, optionally with a port: 10.0.0.2, 10.0.0.2:53 or [fd00::2]:53`);
+    throw new UsageError(`${said('resolver')} ${JSON.stringify(raw)} is not allowed: expected a DNS server's IP address, optionally with a port: 10.0.0.2, 10.0.0.2:53 or [fd00::2]:53`);
   }
   return { host, port };
 }

@@ -191,6 +191,12 @@ test('a TOML syntax error names the file, line and column; an unreadable file sa
   assert.deepEqual(problems(['--config', join(file, '..', 'missing.toml')]), [`${join(file, '..', 'missing.toml')}: cannot be read (ENOENT)`]);
 });
 
+test('a discovery problem in the file is named by its key and line, and on the command line by its flag', (t) => {
+  const file = configFile(t, 'port = 0\n[discovery]\nbackend-dns = ["10.0.0.1:80"]\n');
+  assert.deepEqual(problems(['--config', file]), [`${file}:3: discovery.backend-dns "10.0.0.1:80" is not allowed: that is an address, not a name: give it with --backend`]);
+  assert.deepEqual(problems(['--backend-dns', '10.0.0.1:80']), ['--backend-dns "10.0.0.1:80" is not allowed: that is an address, not a name: give it with --backend']);
+});
+
 test('a problem with a flag given alongside the file is named by its flag, without the file', (t) => {
   const file = configFile(t, 'port = 0\n');
   assert.deepEqual(problems(['--config', file, '--threads', '0']), ['--threads "0" is not allowed: expected a whole number from 1 to 256']);
