@@ -6,6 +6,7 @@
  * from RFC 9113, and relayed it is a request smuggling vector.)
  */
 import type { Socket } from 'node:net';
+import { readPrefix } from '../listener/connection-prefix.ts';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
@@ -18,39 +19,19 @@ export interface PrefaceRoutes {
 
 /** Routes `socket` by its first bytes: the HTTP/2 preface (or a start of it), or not. */
 export function routeByPreface(socket: Socket, { timeoutMs, onH2, onH1 }: PrefaceRoutes): void {
-  let received: Buffer = Buffer.alloc(0);
-  const timer = setTimeout(() => socket.destroy(), timeoutMs);
-  const done = (): void => {
-    clearTimeout(timer);
-    socket.off('data', onData);
-    socket.off('end', onEnd);
-    socket.off('error', onError);
-  };
-  const onData = (chunk: Buffer): void => {
-    received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
-    const compared = Math.min(received.length, PREFACE.length);
-    const h2 = received.subarray(0, compared).equals(PREFACE.subarray(0, compared));
-    // A start of the preface: wait for the rest (both sides' head timeouts still apply
-    // after routing; a client stuck here holds only its own connection).
-    if (h2 && compared < PREFACE.length) return;
-    done();
-    // Paused while the bytes are put back and the server attaches (as in
-    // listener/proxy-header-reader.ts).
-    socket.pause();
-    socket.unshift(received);
-    (h2 ? onH2 : onH1)(socket);
-    socket.resume();
-  };
-  // Closed before a byte: let the HTTP/1.1 side count and close it as it does any other.
-  const onEnd = (): void => {
-    done();
-    onH1(socket);
-  };
-  const onError = (): void => {
-    done();
-    socket.destroy();
-  };
-  socket.on('data', onData);
-  socket.once('end', onEnd);
-  socket.once('error', onError);
+  readPrefix(socket, {
+    timeoutMs,
+    decide: (received) => {
+      const compared = Math.min(received.length, PREFACE.length);
+      const h2 = received.subarray(0, compared).equals(PREFACE.subarray(0, compared));
+      // A start of the preface: wait for the rest (both sides' head timeouts still apply
+      // after routing; a client stuck here holds only its own connection).
+      if (h2 && compared < PREFACE.length) return 'more';
+      return { consumed: 0, then: h2 ? onH2 : onH1 };
+    },
+    onTimeout: () => socket.destroy(),
+    // Closed before a byte: let the HTTP/1.1 side count and close it as it does any other.
+    onEnd: () => onH1(socket),
+    onError: () => socket.destroy(),
+  });
 }
