@@ -15,7 +15,8 @@ export type Origin = { readonly from: 'flag' } | { readonly from: 'file'; readon
 
 export class SettingValues {
   readonly #values = new Map<string, { readonly value: RawValue; readonly origin: Origin }>();
-  readonly #problems: string[] = [];
+  /** Each with the file line it is about (0: none, or not from the file). */
+  readonly #problems: Array<{ readonly line: number; readonly text: string }> = [];
   /** The config file, when there is one: settings given nowhere are named by their key. */
   readonly file: string | null;
 
@@ -63,14 +64,14 @@ export class SettingValues {
   /** Records a problem about `flag`, prefixed with the file and line when the file gave it. */
   problem(flag: string | null, message: string): void {
     const origin = flag === null ? undefined : this.#values.get(flag)?.origin;
-    if (origin?.from === 'file') this.#problems.push(`${origin.file}${origin.line === null ? '' : `:${origin.line}`}: ${message}`);
-    else if (origin?.from !== 'flag' && this.file !== null) this.#problems.push(`${this.file}: ${message}`);
-    else this.#problems.push(message);
+    if (origin?.from === 'file') this.#problems.push({ line: origin.line ?? 0, text: `${origin.file}${origin.line === null ? '' : `:${origin.line}`}: ${message}` });
+    else if (origin?.from !== 'flag' && this.file !== null) this.#problems.push({ line: 0, text: `${this.file}: ${message}` });
+    else this.#problems.push({ line: 0, text: message });
   }
 
   /** Records a problem of the file itself (its syntax, an unknown key), at `line` when known. */
   fileProblem(line: number | null, message: string): void {
-    this.#problems.push(`${this.file ?? 'config file'}${line === null ? '' : `:${line}`}: ${message}`);
+    this.#problems.push({ line: line ?? 0, text: `${this.file ?? 'config file'}${line === null ? '' : `:${line}`}: ${message}` });
   }
 
   /** Runs one check; a UsageError becomes a problem about `flag` and `fallback` stands in,
@@ -87,9 +88,8 @@ export class SettingValues {
 
   /** In the order found; a file's in the order of its lines (stable: those without a line stay first). */
   get problems(): readonly string[] {
-    if (this.file === null) return this.#problems;
-    const lineOf = (problem: string): number => Number(/^[^\n]*?:(\d+): /.exec(problem)?.[1] ?? 0);
-    return [...this.#problems].sort((a, b) => lineOf(a) - lineOf(b));
+    const problems = this.file === null ? this.#problems : [...this.#problems].sort((a, b) => a.line - b.line);
+    return problems.map(({ text }) => text);
   }
 
   /** Throws every problem found as one UsageError (its message the first one). */

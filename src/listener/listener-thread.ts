@@ -16,7 +16,7 @@ import { routeByPreface } from '../h2/h2c-preface.ts';
 import { clientAddress } from '../shared/client-address.ts';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { bridge } from './socket-bridge.ts';
+import { transportOf } from './socket-bridge.ts';
 import { FrontServer } from '../front/front-server.ts';
 import { answerUsageRequests } from '../supervisor/thread-reports.ts';
 import type { DrainedMessage, ListenerThreadData, ListeningMessage, StoppedAcceptingMessage, SupervisorMessage } from '../supervisor/messages.ts';
@@ -154,7 +154,7 @@ function onResponseClosed(): void {
 /** With --tls-cert: the certificates served, by SNI; replaced on reload. */
 const sni = config.tls === null ? null : new SniContexts(config.tls.certificates);
 const serveH1 = (socket: Socket): void => front.accept(socket);
-const serve = limits.h2c ? (socket: Socket): void => routeByPreface(socket, { timeoutMs: limits.headersTimeoutMs, onH2: (sniffed) => serveH2(sniffed, bridge(sniffed)), onH1: serveH1 }) : serveH1;
+const serve = limits.h2c ? (socket: Socket): void => routeByPreface(socket, { timeoutMs: limits.headersTimeoutMs, onH2: (sniffed) => serveH2(sniffed, transportOf(sniffed)), onH1: serveH1 }) : serveH1;
 const serveTls = (socket: TLSSocket): void => (socket.alpnProtocol === 'h2' ? serveH2(socket) : serveH1(socket));
 /**
  * Counts every accepted TCP connection until it closes: one may still be in its PROXY

@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 
 /** A stream view of `socket` that starts with what is buffered in it. */
-export function bridge(socket: Socket): Duplex {
+function bridge(socket: Socket): Duplex {
   const stream = new Duplex({
     read() {
       socket.resume();
@@ -35,3 +35,8 @@ export function bridge(socket: Socket): Duplex {
   return stream;
 }
 
+/** What TLS or HTTP/2 should read `socket` through: itself, or the bridge when bytes
+ * were put back into it. */
+export function transportOf(socket: Socket): Duplex {
+  return socket.readableLength > 0 ? bridge(socket) : socket;
+}

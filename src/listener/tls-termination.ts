@@ -9,7 +9,7 @@
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { sameClientAs } from '../shared/client-address.ts';
-import { bridge } from './socket-bridge.ts';
+import { transportOf } from './socket-bridge.ts';
 import type { SniContexts } from '../tls/sni-contexts.ts';
 
 export interface TlsTerminationOptions {
@@ -19,7 +19,7 @@ export interface TlsTerminationOptions {
 }
 
 export function terminateTls(socket: Socket, { contexts, handshakeMs, onSecure }: TlsTerminationOptions): void {
-  const tls = new TLSSocket(socket.readableLength > 0 ? bridge(socket) : socket, {
+  const tls = new TLSSocket(transportOf(socket), {
     isServer: true,
     secureContext: contexts.default,
     SNICallback: (servername, callback) => callback(null, contexts.contextFor(servername)),

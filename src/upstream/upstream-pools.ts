@@ -29,7 +29,7 @@ export class UpstreamPools {
 
   constructor(capacity: number, settings: UpstreamConfig) {
     this.#settings = settings;
-    this.#deadlines = new Deadlines(Math.min(settings.connectMs, settings.headersMs, settings.bodyIdleMs, IDLE_MS));
+    this.#deadlines = sweeperFor(settings);
     this.#entries = new Array<PoolEntry | undefined>(capacity);
   }
 
@@ -59,7 +59,7 @@ export class UpstreamPools {
   reconfigure(settings: UpstreamConfig): void {
     if (JSON.stringify(settings) === JSON.stringify(this.#settings)) return;
     this.#settings = settings;
-    this.#deadlines = new Deadlines(Math.min(settings.connectMs, settings.headersMs, settings.bodyIdleMs, IDLE_MS));
+    this.#deadlines = sweeperFor(settings);
     this.#entries.forEach((entry, slot) => {
       if (!entry) return;
       this.#retire(entry);
@@ -115,4 +115,9 @@ export class UpstreamPools {
       settings.sendProxyProtocol,
     );
   }
+}
+
+/** One sweeper for the thread's upstream deadlines, as fine as the shortest of them. */
+function sweeperFor(settings: UpstreamConfig): Deadlines {
+  return new Deadlines(Math.min(settings.connectMs, settings.headersMs, settings.bodyIdleMs, IDLE_MS));
 }
