@@ -54,7 +54,6 @@ export class ClientConnection implements Timed, ResponseOwner, BodySource, Reque
   #request: FrontRequest | null = null;
   #response: FrontResponse | null = null;
   #keepAlive = false;
-  #expect: string | null = null;
   /** A head was parsed by the running `execute`: dispatched once it has returned. */
   #dispatchDue = false;
   /** The parser is paused after a complete request; `#pending` holds what followed it. */
@@ -159,12 +158,7 @@ export class ClientConnection implements Timed, ResponseOwner, BodySource, Reque
     this.served = true;
     this.#phase = 'request';
     this.#keepAlive = head.keepAlive;
-    this.#expect = null;
     const raw = head.raw;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i] as string;
-      if (name.length === 6 && name.toLowerCase() === 'expect') this.#expect = raw[i + 1] as string;
-    }
     this.#request = new FrontRequest(head, this.socket, this);
     // Only a head llhttp found asking to switch is looked at again, for its token.
     if (head.upgrade) this.#request.upgrade = relayedUpgrade(raw, this.#handlers.limits.upgrades);
@@ -283,8 +277,9 @@ export class ClientConnection implements Timed, ResponseOwner, BodySource, Reque
     }
     const response = new FrontResponse(request, this, this.#keepAlive);
     this.#response = response;
-    const expect = this.#expect;
-    if (expect !== null && request.httpVersionMajor === 1 && request.httpVersionMinor === 1) {
+    // The headers object is built here once; the request guard reads it next anyway.
+    const expect = request.headers.expect;
+    if (expect !== undefined && request.httpVersionMajor === 1 && request.httpVersionMinor === 1) {
       if (!EXPECT_CONTINUE.test(expect)) {
         // node:http's answer to an expectation it cannot meet.
         response.writeHead(417);

@@ -83,7 +83,7 @@ export class FrontRequest {
     return `${this.httpVersionMajor}.${this.httpVersionMinor}`;
   }
 
-  /** Built on first use: most requests are relayed from `rawHeaders` alone. */
+  /** Built once, on first use (the connection and the request guard read it); the relay itself works from `rawHeaders`. */
   get headers(): FrontHeaders {
     return (this.#headers ??= headersOf(this.rawHeaders));
   }
